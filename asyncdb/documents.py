@@ -1,0 +1,339 @@
+"""The document contract: what every backend can hold, checked once, before any I/O.
+
+The rules are the intersection of CouchDB 3.x, DynamoDB and Firestore (docs/contract.md
+derives each one). ``prepare_document`` walks a document once: it validates, converts the
+common non-JSON values that have one obvious JSON form, measures the size and returns a
+fresh copy, so the caller's object is never shared with what gets stored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from asyncdb.errors import DocumentTooLargeError, InvalidDocumentError, InvalidNameError
+
+__all__ = [
+    "MAX_COLLECTION_NAME_LENGTH",
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_FIELDS",
+    "MAX_ID_BYTES",
+    "MAX_KEY_BYTES",
+    "MAX_PREFIX_LENGTH",
+    "Document",
+    "PreparedDocument",
+    "prepare_document",
+    "validate_collection_name",
+    "validate_document_id",
+    "validate_prefix",
+]
+
+Document = dict[str, Any]
+
+#: Collection names: lower-case ASCII, digits, ``_`` and ``-``, starting with a letter.
+#: CouchDB database names allow no upper case; DynamoDB table names need 3 characters.
+COLLECTION_NAME_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]*")
+MIN_COLLECTION_NAME_LENGTH: Final = 3
+MAX_COLLECTION_NAME_LENGTH: Final = 64
+MAX_PREFIX_LENGTH: Final = 64
+#: Firestore allows 1,500 bytes, DynamoDB 2,048; ids also travel percent-encoded in CouchDB URLs.
+MAX_ID_BYTES: Final = 1024
+#: Firestore's field-name limit.
+MAX_KEY_BYTES: Final = 1500
+#: Firestore allows 20 levels; its driver needs head-room to encode arrays inside arrays.
+MAX_DEPTH: Final = 16
+#: Firestore's limit on the number of fields (map entries at any depth) in one document.
+MAX_FIELDS: Final = 20_000
+#: DynamoDB's 400 KB item limit, minus head-room for the driver's revision attribute.
+MAX_DOCUMENT_BYTES: Final = 400_000
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**63 - 1
+#: DynamoDB numbers: magnitude from 1E-130 up to (but not including) 1E+126.
+FLOAT_MIN_MAGNITUDE: Final = 1e-130
+FLOAT_MAX_MAGNITUDE: Final = 1e126
+
+# Size accounting: an upper bound of both DynamoDB's and Firestore's measure of an item.
+_NUMBER_BYTES: Final = 12
+_SCALAR_BYTES: Final = 1
+_CONTAINER_BYTES: Final = 3
+
+_RESERVED_KEYS: Final = frozenset({"_id", "_rev"})
+_CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FIRESTORE_RESERVED: Final = re.compile(r"__.*__", re.DOTALL)
+
+
+def validate_collection_name(name: object) -> str:
+    """Return ``name`` if it is a portable collection name, else raise ``InvalidNameError``."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"collection name must be a string, not {type(name).__name__}")
+    if not (
+        MIN_COLLECTION_NAME_LENGTH <= len(name) <= MAX_COLLECTION_NAME_LENGTH
+        and COLLECTION_NAME_PATTERN.fullmatch(name)
+    ):
+        raise InvalidNameError(
+            f"invalid collection name {_shown(name)}: use {MIN_COLLECTION_NAME_LENGTH} to "
+            f"{MAX_COLLECTION_NAME_LENGTH} characters a-z, 0-9, '_' or '-', starting with a letter"
+        )
+    return name
+
+
+def validate_prefix(prefix: object) -> str:
+    """Return ``prefix`` if it can start every collection name (empty is allowed)."""
+    if not isinstance(prefix, str):
+        raise InvalidNameError(f"collection prefix must be a string, not {type(prefix).__name__}")
+    if prefix and not (
+        len(prefix) <= MAX_PREFIX_LENGTH and COLLECTION_NAME_PATTERN.fullmatch(prefix)
+    ):
+        raise InvalidNameError(
+            f"invalid collection prefix {_shown(prefix)}: use up to {MAX_PREFIX_LENGTH} "
+            "characters a-z, 0-9, '_' or '-', starting with a letter"
+        )
+    return prefix
+
+
+def validate_document_id(doc_id: object) -> str:
+    """Return ``doc_id`` if every backend can store it as a key, else raise ``InvalidNameError``.
+
+    Refused: non-strings, empty, over 1,024 UTF-8 bytes, unpaired surrogates, ``/``, control
+    characters, a leading ``_`` (CouchDB's reserved ids, Firestore's ``__x__``), ``.`` and ``..``.
+    """
+    if not isinstance(doc_id, str):
+        raise InvalidNameError(f"document id must be a string, not {type(doc_id).__name__}")
+    if not doc_id:
+        raise InvalidNameError("document id must not be empty")
+    size = _utf8_length(doc_id)
+    if size is None:
+        raise InvalidNameError(f"document id {_shown(doc_id)} is not valid unicode")
+    if size > MAX_ID_BYTES:
+        raise InvalidNameError(f"document id is {size} bytes long; the limit is {MAX_ID_BYTES}")
+    if "/" in doc_id:
+        raise InvalidNameError(f"document id {_shown(doc_id)} must not contain '/'")
+    if _CONTROL_CHARACTERS.search(doc_id):
+        raise InvalidNameError(f"document id {_shown(doc_id)} must not contain control characters")
+    if doc_id[0] == "_":
+        raise InvalidNameError(f"document id {_shown(doc_id)} must not start with '_'")
+    if doc_id in (".", ".."):
+        raise InvalidNameError(f"document id {_shown(doc_id)} is reserved")
+    return doc_id
+
+
+class PreparedDocument:
+    """A validated, converted copy of a document, ready for a driver.
+
+    ``body`` holds the fields without ``_id`` and ``_rev``; ``rev`` is the ``_rev`` the caller
+    sent (``None`` if none); ``size`` is the contract's measure in bytes.
+    """
+
+    __slots__ = ("body", "rev", "size")
+
+    def __init__(self, body: Document, rev: str | None, size: int) -> None:
+        self.body = body
+        self.rev = rev
+        self.size = size
+
+
+def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
+    """Validate and copy ``doc`` for storage under ``doc_id`` (already validated).
+
+    Raises ``InvalidDocumentError`` naming the JSON path of the first bad value and
+    ``DocumentTooLargeError`` when the document exceeds ``MAX_DOCUMENT_BYTES``.
+    """
+    if isinstance(doc, BaseModel):
+        doc = doc.model_dump(mode="json", by_alias=True)
+    if not isinstance(doc, Mapping):
+        raise InvalidDocumentError(
+            f"a document must be a JSON object (dict), not {type(doc).__name__}"
+        )
+    walker = _Walker()
+    body: Document = {}
+    rev: str | None = None
+    size = _CONTAINER_BYTES + len("_id") + 1 + _utf8_length_or_zero(doc_id) + 1
+    for key, value in doc.items():
+        if key == "_id":
+            if value != doc_id:
+                raise InvalidDocumentError(
+                    f"_id {_shown(value)} does not match the document id {_shown(doc_id)}", "$._id"
+                )
+            continue
+        if key == "_rev":
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value:
+                raise InvalidDocumentError("_rev must be a non-empty string", "$._rev")
+            rev = value
+            continue
+        walker.check_key(key, "$", top_level=True)
+        path_key = f"$.{key}" if _PLAIN_KEY.fullmatch(key) else f"$[{key!r}]"
+        body[key] = walker.value(value, 1, path_key)
+        size += walker.key_size(key) + 1
+    size += walker.size
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(
+            f"document {_shown(doc_id)} measures {size} bytes; the limit is {MAX_DOCUMENT_BYTES}"
+        )
+    return PreparedDocument(body, rev, size)
+
+
+_PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Walker:
+    """One pass over a document: validate, convert, copy, measure."""
+
+    __slots__ = ("fields", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.fields = 0
+
+    def key_size(self, key: str) -> int:
+        return len(key) if key.isascii() else _utf8_length_or_zero(key)
+
+    def check_key(self, key: object, path: str, *, top_level: bool = False) -> str:
+        if not isinstance(key, str):
+            raise InvalidDocumentError(f"key {key!r} is not a string", path)
+        if not key:
+            raise InvalidDocumentError("empty key", path)
+        length = len(key) if key.isascii() else _utf8_length(key)
+        if length is None:
+            raise InvalidDocumentError(f"key {_shown(key)} is not valid unicode", path)
+        if length > MAX_KEY_BYTES:
+            raise InvalidDocumentError(f"key of {length} bytes; the limit is {MAX_KEY_BYTES}", path)
+        if key[0] == "_":
+            if top_level and key not in _RESERVED_KEYS:
+                raise InvalidDocumentError(
+                    f"top-level key {_shown(key)} starts with '_'; only _id and _rev may", path
+                )
+            if _FIRESTORE_RESERVED.fullmatch(key):
+                raise InvalidDocumentError(f"key {_shown(key)} has the reserved form __x__", path)
+        self.fields += 1
+        if self.fields > MAX_FIELDS:
+            raise InvalidDocumentError(f"more than {MAX_FIELDS} fields", path)
+        return key
+
+    def value(self, value: object, depth: int, path: str) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self._string(value, path)  # type: ignore[arg-type]
+        if kind is bool or value is None:
+            self.size += _SCALAR_BYTES
+            return value
+        if kind is int:
+            self.size += _NUMBER_BYTES
+            return self._int(value, path)  # type: ignore[arg-type]
+        if kind is float:
+            self.size += _NUMBER_BYTES
+            return self._float(value, path)  # type: ignore[arg-type]
+        if kind is dict:
+            return self._map(value, depth, path)  # type: ignore[arg-type]
+        if kind is list or kind is tuple:
+            return self._list(value, depth, path)  # type: ignore[arg-type]
+        return self._convert(value, depth, path)
+
+    def _string(self, value: str, path: str) -> str:
+        length = len(value) if value.isascii() else _utf8_length(value)
+        if length is None:
+            raise InvalidDocumentError("string is not valid unicode (unpaired surrogate)", path)
+        self.size += length + 1
+        return value
+
+    @staticmethod
+    def _int(value: int, path: str) -> int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise InvalidDocumentError("integer outside the signed 64-bit range", path)
+        return value
+
+    @staticmethod
+    def _float(value: float, path: str) -> float:
+        if not math.isfinite(value):
+            raise InvalidDocumentError(f"{value!r} is not a JSON number", path)
+        magnitude = abs(value)
+        if magnitude and not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
+            raise InvalidDocumentError(
+                f"{value!r} is outside the portable range 1e-130 <= |x| < 1e126", path
+            )
+        return value
+
+    def _map(self, value: Mapping[Any, Any], depth: int, path: str) -> Document:
+        if depth > MAX_DEPTH:
+            raise InvalidDocumentError(f"nested deeper than {MAX_DEPTH} levels", path)
+        self.size += _CONTAINER_BYTES
+        copy: Document = {}
+        for key, item in value.items():
+            self.check_key(key, path)
+            self.size += self.key_size(key) + 2
+            child = f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{key!r}]"
+            copy[key] = self.value(item, depth + 1, child)
+        return copy
+
+    def _list(self, value: list[Any] | tuple[Any, ...], depth: int, path: str) -> list[Any]:
+        if depth > MAX_DEPTH:
+            raise InvalidDocumentError(f"nested deeper than {MAX_DEPTH} levels", path)
+        self.size += _CONTAINER_BYTES + len(value)
+        return [self.value(item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value)]
+
+    def _convert(self, value: object, depth: int, path: str) -> Any:
+        """Values with one obvious JSON form; anything else is refused with its path."""
+        if isinstance(value, enum.Enum):
+            return self.value(value.value, depth, path)
+        if isinstance(value, bool):
+            self.size += _SCALAR_BYTES
+            return bool(value)
+        if isinstance(value, int):
+            self.size += _NUMBER_BYTES
+            return self._int(int(value), path)
+        if isinstance(value, float):
+            self.size += _NUMBER_BYTES
+            return self._float(float(value), path)
+        if isinstance(value, str):
+            return self._string(str(value), path)
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(_dt.UTC)
+            return self._string(value.isoformat(), path)
+        if isinstance(value, _dt.date | _dt.time):
+            return self._string(value.isoformat(), path)
+        if isinstance(value, uuid.UUID):
+            return self._string(str(value), path)
+        if isinstance(value, Decimal):
+            return self._decimal(value, path)
+        if isinstance(value, BaseModel):
+            return self.value(value.model_dump(mode="json", by_alias=True), depth, path)
+        if isinstance(value, Mapping):
+            return self._map(value, depth, path)
+        raise InvalidDocumentError(f"{type(value).__name__} is not a JSON value", path)
+
+    def _decimal(self, value: Decimal, path: str) -> int | float:
+        if not value.is_finite():
+            raise InvalidDocumentError(f"Decimal {value} is not a JSON number", path)
+        self.size += _NUMBER_BYTES
+        if value == value.to_integral_value():
+            return self._int(int(value), path)
+        return self._float(float(value), path)
+
+
+def _utf8_length(text: str) -> int | None:
+    """UTF-8 length of ``text``, or ``None`` if it holds an unpaired surrogate."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def _utf8_length_or_zero(text: str) -> int:
+    return _utf8_length(text) or 0
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A bounded, printable rendering of a user value for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

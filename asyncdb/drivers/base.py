@@ -1,0 +1,258 @@
+"""The driver ABC: the small, native interface every backend implements.
+
+A driver receives names, ids and bodies that the face (``DatabaseService``) has already
+validated and copied; it does no validation of its own. Four core operations are
+abstract (``get``, ``put``, ``delete``, ``scan``); every other method has a portable
+default built on them, which a driver overrides where its backend has a native fast path.
+
+Ownership: a driver must not keep a reference to a ``body`` after ``put`` returns (it
+serialises or copies it; the face returns the same objects to the caller), and every body
+it returns must be fresh, so the caller may mutate it freely.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from asyncdb.errors import AsyncDBError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from asyncdb.query import Query
+    from asyncdb.settings import Settings
+
+__all__ = [
+    "DeleteRequest",
+    "Driver",
+    "DriverLimits",
+    "Record",
+    "ScanPage",
+    "WriteOutcome",
+    "WriteRequest",
+]
+
+Body = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Record:
+    """A stored document as a driver returns it: id, revision and the other fields."""
+
+    id: str
+    rev: str
+    body: Body
+
+
+@dataclass(slots=True)
+class ScanPage:
+    """One page of a scan. ``last_key`` is the id to resume after; ``None`` means the end.
+
+    A page may hold fewer records than asked for even when more follow (DynamoDB stops at
+    1 MB); only ``last_key is None`` says that the collection is exhausted.
+    """
+
+    records: list[Record]
+    last_key: str | None
+
+
+@dataclass(slots=True)
+class WriteRequest:
+    """One write of a bulk call: ``if_rev`` makes it conditional, ``if_absent`` a create."""
+
+    id: str
+    body: Body
+    if_rev: str | None = None
+    if_absent: bool = False
+
+
+@dataclass(slots=True)
+class DeleteRequest:
+    """One delete of a bulk call; ``if_rev`` makes it conditional."""
+
+    id: str
+    if_rev: str | None = None
+
+
+@dataclass(slots=True)
+class WriteOutcome:
+    """What happened to one document of a bulk call: its new revision, or an error."""
+
+    id: str
+    rev: str | None = None
+    error: AsyncDBError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class DriverLimits:
+    """Batch sizes the face chunks bulk calls to, and the concurrency of fallbacks."""
+
+    max_get_batch: int = 100
+    max_write_batch: int = 100
+    max_concurrency: int = 16
+    scan_page_size: int = 1000
+
+
+class Driver(abc.ABC):
+    """A backend. Subclass it, implement the four core methods, register the class.
+
+    ``name`` is the provider name used in settings; ``limits`` tells the face how to chunk.
+    """
+
+    name: str = "driver"
+    limits: DriverLimits = DriverLimits()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the driver from settings; raise ``ConfigurationError`` naming what is missing.
+
+        The default suits drivers that need no configuration.
+        """
+        return cls()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def open(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Connect eagerly. Optional: every operation must also work without it (lazily)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Release sessions and pools. Called once by the owner of the driver."""
+
+    async def ping(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Raise ``BackendUnavailableError`` (or ``AuthenticationError``) if unusable."""
+
+    def describe(self) -> str:
+        """A one-line description without secrets, for logs and ``repr``."""
+        return self.name
+
+    # -- the four core operations ----------------------------------------------------------
+    @abc.abstractmethod
+    async def get(self, collection: str, doc_id: str) -> Record | None:
+        """The stored record, or ``None`` if the document or collection does not exist."""
+
+    @abc.abstractmethod
+    async def put(
+        self,
+        collection: str,
+        doc_id: str,
+        body: Body,
+        *,
+        if_rev: str | None = None,
+        if_absent: bool = False,
+    ) -> str:
+        """Store ``body`` under ``doc_id`` and return the new revision.
+
+        With ``if_rev`` the write happens only if that is the current revision; with
+        ``if_absent`` only if no document has the id. Otherwise raise ``ConflictError``.
+        Without either it is last-writer-wins. Creates the collection if needed.
+        """
+
+    @abc.abstractmethod
+    async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
+        """Delete; return whether a document was there. ``if_rev`` mismatch: ``ConflictError``."""
+
+    @abc.abstractmethod
+    async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
+        """Up to ``limit`` records following the id ``after`` in the driver's stable order.
+
+        The order must let a scan resume after any id, even one deleted meanwhile, without
+        skipping or repeating documents that existed throughout. A missing collection is
+        an empty, final page.
+        """
+
+    # -- fast paths with portable defaults -------------------------------------------------
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
+        """Records for the ids that exist (missing ids are absent from the answer)."""
+        found: dict[str, Record] = {}
+        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
+
+        async def one(doc_id: str) -> None:
+            async with limiter:
+                record = await self.get(collection, doc_id)
+            if record is not None:
+                found[doc_id] = record
+
+        async with anyio.create_task_group() as group:
+            for doc_id in ids:
+                group.start_soon(one, doc_id)
+        return found
+
+    async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
+        """Outcomes in the order of ``writes``; a failed write does not stop the others."""
+        outcomes = [WriteOutcome(write.id) for write in writes]
+        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
+
+        async def one(index: int, write: WriteRequest) -> None:
+            async with limiter:
+                try:
+                    outcomes[index].rev = await self.put(
+                        collection,
+                        write.id,
+                        write.body,
+                        if_rev=write.if_rev,
+                        if_absent=write.if_absent,
+                    )
+                except AsyncDBError as exc:
+                    outcomes[index].error = exc
+
+        async with anyio.create_task_group() as group:
+            for index, write in enumerate(writes):
+                group.start_soon(one, index, write)
+        return outcomes
+
+    async def delete_many(
+        self, collection: str, deletes: Sequence[DeleteRequest]
+    ) -> list[WriteOutcome]:
+        """Outcomes in the order of ``deletes``; deleting a missing document succeeds."""
+        outcomes = [WriteOutcome(request.id) for request in deletes]
+        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
+
+        async def one(index: int, request: DeleteRequest) -> None:
+            async with limiter:
+                try:
+                    await self.delete(collection, request.id, if_rev=request.if_rev)
+                except AsyncDBError as exc:
+                    outcomes[index].error = exc
+
+        async with anyio.create_task_group() as group:
+            for index, request in enumerate(deletes):
+                group.start_soon(one, index, request)
+        return outcomes
+
+    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+        """Records matching ``query``, at most ``limit``. The default filters a full scan.
+
+        A native implementation may return records whose body holds only
+        ``query.fields``; the face projects again either way.
+        """
+        matches: list[Record] = []
+        after: str | None = None
+        while True:
+            page = await self.scan(collection, after=after, limit=self.limits.scan_page_size)
+            for record in page.records:
+                if query.matches(record.body):
+                    matches.append(record)
+                    if limit is not None and len(matches) >= limit:
+                        return matches
+            if page.last_key is None:
+                return matches
+            after = page.last_key
+
+    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:  # noqa: B027
+        """Create an index on ``fields`` where the backend needs one; default: nothing."""
+
+    async def drop_collection(self, collection: str) -> None:
+        """Remove the collection and every document in it; missing is not an error."""
+        while True:
+            page = await self.scan(collection, after=None, limit=self.limits.scan_page_size)
+            if not page.records:
+                return
+            await self.delete_many(collection, [DeleteRequest(r.id) for r in page.records])

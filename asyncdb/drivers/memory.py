@@ -1,0 +1,168 @@
+"""The memory driver: a real driver over process memory, as strict as the real backends.
+
+Documents are stored as compact JSON text, so nothing a caller holds can alias what is
+stored, and every read returns a fresh object. Revisions are ``<generation>-<counter>``
+and unique across the driver's lifetime, so a revision from before a delete never matches
+a re-created document. A lock makes each operation atomic even when several event loops
+(the sync facade's and the application's) share one driver.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import threading
+from collections.abc import Sequence
+
+from asyncdb.drivers.base import (
+    Body,
+    DeleteRequest,
+    Driver,
+    DriverLimits,
+    Record,
+    ScanPage,
+    WriteOutcome,
+    WriteRequest,
+)
+from asyncdb.errors import AsyncDBError, ConflictError
+
+__all__ = ["MemoryDriver"]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_loads = json.loads
+
+
+class _Collection:
+    __slots__ = ("docs", "ids")
+
+    def __init__(self) -> None:
+        self.docs: dict[str, tuple[str, str]] = {}  # id -> (rev, JSON text of the body)
+        self.ids: list[str] = []  # sorted, for stable key-ordered scans
+
+
+class MemoryDriver(Driver):
+    """Keeps collections in this process; they vanish with it. For tests and laptops."""
+
+    name = "memory"
+    limits = DriverLimits(
+        max_get_batch=100, max_write_batch=25, max_concurrency=1, scan_page_size=1000
+    )
+
+    def __init__(self) -> None:
+        self._collections: dict[str, _Collection] = {}
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+
+    def _next_rev(self, previous: str | None) -> str:
+        generation = int(previous.partition("-")[0]) + 1 if previous else 1
+        return f"{generation}-{next(self._counter):010x}"
+
+    async def get(self, collection: str, doc_id: str) -> Record | None:
+        with self._lock:
+            stored = self._stored(collection, doc_id)
+        if stored is None:
+            return None
+        return Record(doc_id, stored[0], _loads(stored[1]))
+
+    def _stored(self, collection: str, doc_id: str) -> tuple[str, str] | None:
+        docs = self._collections.get(collection)
+        return None if docs is None else docs.docs.get(doc_id)
+
+    async def put(
+        self,
+        collection: str,
+        doc_id: str,
+        body: Body,
+        *,
+        if_rev: str | None = None,
+        if_absent: bool = False,
+    ) -> str:
+        text = _dumps(body)
+        with self._lock:
+            return self._put_locked(collection, doc_id, text, if_rev, if_absent)
+
+    def _put_locked(
+        self, collection: str, doc_id: str, text: str, if_rev: str | None, if_absent: bool
+    ) -> str:
+        docs = self._collections.get(collection)
+        current = None if docs is None else docs.docs.get(doc_id)
+        if if_absent and current is not None:
+            raise ConflictError(f"document {doc_id!r} already exists in {collection!r}")
+        if if_rev is not None and (current is None or current[0] != if_rev):
+            raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
+        if docs is None:
+            docs = self._collections[collection] = _Collection()
+        rev = self._next_rev(None if current is None else current[0])
+        if current is None:
+            bisect.insort(docs.ids, doc_id)
+        docs.docs[doc_id] = (rev, text)
+        return rev
+
+    async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
+        with self._lock:
+            return self._delete_locked(collection, doc_id, if_rev)
+
+    def _delete_locked(self, collection: str, doc_id: str, if_rev: str | None) -> bool:
+        docs = self._collections.get(collection)
+        current = None if docs is None else docs.docs.get(doc_id)
+        if docs is None or current is None:
+            return False
+        if if_rev is not None and current[0] != if_rev:
+            raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
+        del docs.docs[doc_id]
+        del docs.ids[bisect.bisect_left(docs.ids, doc_id)]
+        return True
+
+    async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
+        with self._lock:
+            docs = self._collections.get(collection)
+            if docs is None:
+                return ScanPage([], None)
+            start = 0 if after is None else bisect.bisect_right(docs.ids, after)
+            page_ids = docs.ids[start : start + limit]
+            stored = [(doc_id, docs.docs[doc_id]) for doc_id in page_ids]
+            exhausted = start + limit >= len(docs.ids)
+        records = [Record(doc_id, rev, _loads(text)) for doc_id, (rev, text) in stored]
+        last_key = None if exhausted or not records else records[-1].id
+        return ScanPage(records, last_key)
+
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
+        with self._lock:
+            found = [(doc_id, self._stored(collection, doc_id)) for doc_id in ids]
+        return {
+            doc_id: Record(doc_id, stored[0], _loads(stored[1]))
+            for doc_id, stored in found
+            if stored is not None
+        }
+
+    async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
+        texts = [_dumps(write.body) for write in writes]
+        outcomes: list[WriteOutcome] = []
+        with self._lock:
+            for write, text in zip(writes, texts, strict=True):
+                try:
+                    rev = self._put_locked(
+                        collection, write.id, text, write.if_rev, write.if_absent
+                    )
+                    outcomes.append(WriteOutcome(write.id, rev=rev))
+                except AsyncDBError as exc:
+                    outcomes.append(WriteOutcome(write.id, error=exc))
+        return outcomes
+
+    async def delete_many(
+        self, collection: str, deletes: Sequence[DeleteRequest]
+    ) -> list[WriteOutcome]:
+        outcomes: list[WriteOutcome] = []
+        with self._lock:
+            for request in deletes:
+                try:
+                    self._delete_locked(collection, request.id, request.if_rev)
+                    outcomes.append(WriteOutcome(request.id))
+                except AsyncDBError as exc:
+                    outcomes.append(WriteOutcome(request.id, error=exc))
+        return outcomes
+
+    async def drop_collection(self, collection: str) -> None:
+        with self._lock:
+            self._collections.pop(collection, None)

@@ -1,0 +1,120 @@
+"""The one error hierarchy of asyncdb.
+
+Every error carries an HTTP-like ``status_code`` so that a web layer can map it without a
+table of its own. Backend exceptions are chained (``raise ... from exc``), never swallowed.
+Messages never contain credentials: drivers build them from redacted URLs only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AsyncDBError",
+    "AuthenticationError",
+    "BackendError",
+    "BackendUnavailableError",
+    "ConfigurationError",
+    "ConflictError",
+    "DocumentTooLargeError",
+    "InvalidCursorError",
+    "InvalidDocumentError",
+    "InvalidNameError",
+    "InvalidQueryError",
+    "NotFoundError",
+    "ServiceClosedError",
+    "SyncFacadeMisuseError",
+    "ValidationError",
+]
+
+
+class AsyncDBError(Exception):
+    """Base class of every error asyncdb raises on purpose."""
+
+    status_code: int = 500
+
+
+class NotFoundError(AsyncDBError):
+    """The document does not exist."""
+
+    status_code = 404
+
+    def __init__(self, collection: str, doc_id: str) -> None:
+        super().__init__(f"document {doc_id!r} not found in collection {collection!r}")
+        self.collection = collection
+        self.doc_id = doc_id
+
+
+class ConflictError(AsyncDBError):
+    """A write lost a race: stale ``_rev``, an id that ``create`` found taken, or ``update``
+    out of attempts."""
+
+    status_code = 409
+
+
+class ValidationError(AsyncDBError):
+    """The input breaks the document contract (see docs/contract.md)."""
+
+    status_code = 422
+
+
+class InvalidNameError(ValidationError):
+    """A collection name or a document id that the contract refuses."""
+
+
+class InvalidDocumentError(ValidationError):
+    """A document that is not portable JSON; ``path`` locates the offending value."""
+
+    def __init__(self, message: str, path: str = "$") -> None:
+        super().__init__(f"{message} at {path}")
+        self.path = path
+
+
+class InvalidQueryError(ValidationError):
+    """A ``find`` filter, projection or limit that the portable query language refuses."""
+
+
+class DocumentTooLargeError(AsyncDBError):
+    """The document is larger than the contract's size limit."""
+
+    status_code = 413
+
+
+class InvalidCursorError(AsyncDBError):
+    """A pagination cursor that asyncdb did not issue for this collection."""
+
+    status_code = 400
+
+
+class BackendError(AsyncDBError):
+    """The backend failed in a way asyncdb has no better name for; the cause is chained."""
+
+    status_code = 500
+
+
+class AuthenticationError(BackendError):
+    """The backend refused the configured credentials (they are never echoed)."""
+
+    status_code = 500
+
+
+class BackendUnavailableError(BackendError):
+    """The backend could not be reached, timed out or is throttling, after retries."""
+
+    status_code = 503
+
+
+class ServiceClosedError(AsyncDBError):
+    """The service was closed with ``aclose()`` and cannot be used any more."""
+
+    status_code = 503
+
+
+class ConfigurationError(AsyncDBError):
+    """The settings are incomplete or wrong; raised at start-up, before any I/O."""
+
+    status_code = 500
+
+
+class SyncFacadeMisuseError(AsyncDBError, RuntimeError):
+    """The blocking facade was called from a thread that runs an event loop."""
+
+    status_code = 500

@@ -1,0 +1,78 @@
+"""The provider registry: provider name -> driver class, loaded only when chosen.
+
+Built-in providers are listed here as import paths, so ``import asyncdb`` never imports a
+client library. Third parties register theirs in the ``asyncdb.drivers`` entry-point group
+(``name = "package.module:DriverClass"``) or at run time with ``register_provider``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+from typing import Final
+
+from asyncdb.drivers.base import Driver
+from asyncdb.errors import ConfigurationError
+
+__all__ = ["ENTRY_POINT_GROUP", "available_providers", "load_provider", "register_provider"]
+
+logger = logging.getLogger("asyncdb")
+
+ENTRY_POINT_GROUP: Final = "asyncdb.drivers"
+
+#: provider name -> (import path, the extra that installs its client library)
+_BUILT_IN: Final[dict[str, tuple[str, str | None]]] = {
+    "memory": ("asyncdb.drivers.memory:MemoryDriver", None),
+    "couchdb": ("asyncdb.drivers.couchdb:CouchDBDriver", "couchdb"),
+    "dynamodb": ("asyncdb.drivers.dynamodb:DynamoDBDriver", "dynamodb"),
+    "firestore": ("asyncdb.drivers.firestore:FirestoreDriver", "firestore"),
+}
+_registered: dict[str, type[Driver]] = {}
+
+
+def register_provider(name: str, driver_class: type[Driver]) -> None:
+    """Make ``driver_class`` available as provider ``name`` in this process."""
+    if not isinstance(driver_class, type) or not issubclass(driver_class, Driver):
+        raise TypeError("register_provider takes a Driver subclass")
+    _registered[name.strip().lower()] = driver_class
+
+
+def _entry_points() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_providers() -> list[str]:
+    """Every provider name that ``DATABASE_PROVIDER`` accepts here, sorted."""
+    return sorted({*_BUILT_IN, *_registered, *_entry_points()})
+
+
+def load_provider(name: str) -> type[Driver]:
+    """The driver class of provider ``name``; ``ConfigurationError`` if unknown or not
+    installed (the message names the variable, the accepted values and the extra)."""
+    if name in _registered:
+        return _registered[name]
+    extra: str | None = None
+    if name in _BUILT_IN:
+        target, extra = _BUILT_IN[name]
+    else:
+        target_or_none = _entry_points().get(name)
+        if target_or_none is None:
+            raise ConfigurationError(
+                f"DATABASE_PROVIDER={name!r} is not a known provider; accepted values: "
+                + ", ".join(available_providers())
+            )
+        target = target_or_none
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f": pip install 'asyncdb[{extra}]'" if extra else ""
+        raise ConfigurationError(
+            f"provider {name!r} needs a client library that is not installed{hint} ({exc.name})"
+        ) from exc
+    driver_class = getattr(module, attribute, None)
+    if not isinstance(driver_class, type) or not issubclass(driver_class, Driver):
+        raise ConfigurationError(f"provider {name!r} points at {target!r}, not a Driver class")
+    logger.debug("loaded provider %s from %s", name, target)
+    return driver_class

@@ -1,0 +1,482 @@
+"""``DatabaseService``: the face. One concrete class over any driver.
+
+Everything portable lives here, once: validation of names, ids and documents (the
+contract in ``asyncdb.documents``), copies in and out, error shaping, chunking of bulk
+calls, the read-modify-write loop of ``update``, pagination cursors. Drivers only talk to
+their backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import random
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio
+
+from asyncdb.cursor import decode_cursor, encode_cursor
+from asyncdb.documents import (
+    Document,
+    prepare_document,
+    validate_collection_name,
+    validate_document_id,
+)
+from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteOutcome, WriteRequest
+from asyncdb.errors import (
+    AsyncDBError,
+    BackendError,
+    ConflictError,
+    DocumentTooLargeError,
+    InvalidDocumentError,
+    InvalidNameError,
+    InvalidQueryError,
+    NotFoundError,
+    ServiceClosedError,
+    ValidationError,
+)
+from asyncdb.query import parse_query
+from asyncdb.results import BulkResult, Page
+
+__all__ = ["DatabaseService", "UpdateFunction"]
+
+logger = logging.getLogger("asyncdb")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: ``update``'s callback: takes the current document, returns the new one (or mutates it in
+#: place and returns ``None``); plain or async.
+UpdateFunction = Callable[[Document], Document | Awaitable[Document | None] | None]
+
+DEFAULT_UPDATE_ATTEMPTS = 20
+MAX_PAGE_SIZE = 1000
+_NAME_CACHE_SIZE = 1024
+
+
+def _backend_errors(
+    method: Callable[Concatenate[DatabaseService, P], Awaitable[R]],
+) -> Callable[Concatenate[DatabaseService, P], Awaitable[R]]:
+    """Refuse calls on a closed service and turn unexpected driver exceptions into
+    ``BackendError`` with the cause chained: callers catch one hierarchy."""
+
+    @functools.wraps(method)
+    async def shaped(self: DatabaseService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._closed:
+            raise ServiceClosedError("this DatabaseService has been closed")
+        try:
+            return await method(self, *args, **kwargs)
+        except AsyncDBError:
+            raise
+        except Exception as exc:
+            logger.warning("%s failed on %s: %s", method.__name__, self._description, type(exc))
+            raise BackendError(
+                f"{method.__name__} failed on {self._description}: {type(exc).__name__}"
+            ) from exc
+
+    return shaped
+
+
+class DatabaseService:
+    """The awaited API of asyncdb, identical on every backend.
+
+    Build it with ``create_database_service`` / ``get_database_service`` (from settings) or
+    directly over a driver. It owns the driver unless ``close_driver=False``: ``aclose()``
+    (or leaving ``async with``) closes it.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        close_driver: bool = True,
+        update_attempts: int = DEFAULT_UPDATE_ATTEMPTS,
+    ) -> None:
+        if update_attempts < 1:
+            raise ValueError("update_attempts must be at least 1")
+        self._driver = driver
+        self._close_driver = close_driver
+        self._update_attempts = update_attempts
+        self._closed = False
+        self._description = driver.describe()
+        self._known_collections: set[str] = set()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<DatabaseService {self._description} {state}>"
+
+    @property
+    def driver(self) -> Driver:
+        """The driver (with its middleware) this service talks to."""
+        return self._driver
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> DatabaseService:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @_backend_errors
+    async def open(self) -> None:
+        """Connect eagerly (optional: the first operation connects too)."""
+        await self._driver.open()
+
+    async def aclose(self) -> None:
+        """Release the driver's sessions and pools. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._close_driver:
+            await self._driver.aclose()
+
+    @_backend_errors
+    async def ping(self) -> None:
+        """Raise ``BackendUnavailableError`` or ``AuthenticationError`` if unusable."""
+        await self._driver.ping()
+
+    # -- single documents ------------------------------------------------------------------
+    @_backend_errors
+    async def get(self, collection: str, doc_id: str) -> Document:
+        """The document with ``_id`` and ``_rev``; ``NotFoundError`` (404) if missing."""
+        self._collection(collection)
+        validate_document_id(doc_id)
+        record = await self._driver.get(collection, doc_id)
+        if record is None:
+            raise NotFoundError(collection, doc_id)
+        return _document(record)
+
+    @_backend_errors
+    async def save(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
+        """Upsert ``doc`` and return it as stored, with its new ``_rev``.
+
+        If ``doc`` carries ``_rev`` the write happens only if that is still the current
+        revision, else ``ConflictError`` (409). Without ``_rev``: last writer wins.
+        """
+        self._collection(collection)
+        validate_document_id(doc_id)
+        prepared = prepare_document(doc, doc_id)
+        rev = await self._driver.put(collection, doc_id, prepared.body, if_rev=prepared.rev)
+        return {"_id": doc_id, "_rev": rev, **prepared.body}
+
+    @_backend_errors
+    async def create(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
+        """Write ``doc`` only if ``doc_id`` is free, else ``ConflictError`` (409)."""
+        self._collection(collection)
+        validate_document_id(doc_id)
+        prepared = prepare_document(doc, doc_id)
+        if prepared.rev is not None:
+            raise InvalidDocumentError("create() takes a new document, without _rev", "$._rev")
+        rev = await self._driver.put(collection, doc_id, prepared.body, if_absent=True)
+        return {"_id": doc_id, "_rev": rev, **prepared.body}
+
+    async def update(
+        self,
+        collection: str,
+        doc_id: str,
+        fn: UpdateFunction,
+        *,
+        default: Mapping[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> Document:
+        """Read, apply ``fn``, write back conditionally; retry on conflict.
+
+        ``fn`` gets a private copy of the current document and returns the new one (or
+        mutates it and returns ``None``); it may be async and may run more than once, so it
+        should have no other side effects. A missing document raises ``NotFoundError``
+        unless ``default`` is given, in which case ``fn`` gets a copy of ``default`` and the
+        result is created. After ``attempts`` lost races: ``ConflictError``.
+        """
+        attempts = self._update_attempts if attempts is None else attempts
+        for attempt in range(attempts):
+            current: Document | None
+            try:
+                current = await self.get(collection, doc_id)
+            except NotFoundError:
+                if default is None:
+                    raise
+                current = None
+            base = prepare_document(default, doc_id).body if current is None else current
+            result = fn(base)
+            if inspect.isawaitable(result):
+                result = await result
+            new_doc = base if result is None else result
+            if not isinstance(new_doc, Mapping):
+                raise InvalidDocumentError(
+                    f"update function returned {type(new_doc).__name__}, not a document"
+                )
+            try:
+                if current is None:
+                    return await self.create(collection, doc_id, _without_rev(new_doc))
+                return await self.save(collection, doc_id, {**new_doc, "_rev": current["_rev"]})
+            except ConflictError:
+                logger.debug(
+                    "update of %r in %r lost a race (attempt %d)", doc_id, collection, attempt + 1
+                )
+                await anyio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        raise ConflictError(
+            f"update of {doc_id!r} in {collection!r} lost {attempts} races in a row; giving up"
+        )
+
+    @_backend_errors
+    async def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:
+        """Delete the document; return whether it existed. A missing one is not an error.
+
+        With ``rev`` it deletes only that revision: ``ConflictError`` (409) if the document
+        has another one.
+        """
+        self._collection(collection)
+        validate_document_id(doc_id)
+        if rev is not None and (not isinstance(rev, str) or not rev):
+            raise ValidationError("rev must be a non-empty string")
+        return await self._driver.delete(collection, doc_id, if_rev=rev)
+
+    # -- listing ---------------------------------------------------------------------------
+    async def list_all(self, collection: str) -> list[Document]:
+        """Every document of the collection; ``[]`` if it does not exist.
+
+        Prefer ``iter_all`` for large collections: it holds one page at a time.
+        """
+        return [doc async for doc in self.iter_all(collection)]
+
+    async def iter_all(self, collection: str, page_size: int = 500) -> AsyncGenerator[Document]:
+        """Stream every document, page by page, in constant memory."""
+        self._collection(collection)
+        _check_limit(page_size, "page_size")
+        after: str | None = None
+        while True:
+            records, after = await self._scan(collection, after, page_size)
+            for record in records:
+                yield _document(record)
+            if after is None:
+                return
+
+    @_backend_errors
+    async def list_page(self, collection: str, limit: int = 100, cursor: str | None = None) -> Page:
+        """One page of at most ``limit`` documents and the cursor of the next page.
+
+        ``next_cursor`` is ``None`` exactly when no document follows. A cursor that asyncdb
+        did not issue for this collection raises ``InvalidCursorError`` (400).
+        """
+        self._collection(collection)
+        _check_limit(limit, "limit")
+        after = None if cursor is None else decode_cursor(collection, cursor)
+        records: list[Record] = []
+        # One record more than asked tells whether another page follows.
+        while len(records) <= limit:
+            page, after = await self._driver_scan(collection, after, limit + 1 - len(records))
+            records.extend(page)
+            if after is None:
+                break
+        items = [_document(record) for record in records[:limit]]
+        next_cursor = encode_cursor(collection, items[-1]["_id"]) if len(records) > limit else None
+        return Page(items, next_cursor)
+
+    @_backend_errors
+    async def _scan(
+        self, collection: str, after: str | None, limit: int
+    ) -> tuple[list[Record], str | None]:
+        return await self._driver_scan(collection, after, limit)
+
+    async def _driver_scan(
+        self, collection: str, after: str | None, limit: int
+    ) -> tuple[list[Record], str | None]:
+        page = await self._driver.scan(collection, after=after, limit=limit)
+        return page.records, page.last_key
+
+    # -- bulk ------------------------------------------------------------------------------
+    @_backend_errors
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document | None]:
+        """``{id: document or None}`` in the order of ``ids``, in as few round trips as the
+        backend allows. Every id is checked before any I/O."""
+        self._collection(collection)
+        wanted = list(dict.fromkeys(validate_document_id(doc_id) for doc_id in _ids(ids)))
+        found: dict[str, Record] = {}
+        chunks = _chunks(wanted, self._driver.limits.max_get_batch)
+
+        async def fetch(chunk: list[str]) -> None:
+            found.update(await self._driver.get_many(collection, chunk))
+
+        await self._run_chunks(fetch, chunks)
+        return {
+            doc_id: (_document(found[doc_id]) if doc_id in found else None) for doc_id in wanted
+        }
+
+    @_backend_errors
+    async def save_many(
+        self, collection: str, docs: Sequence[Mapping[str, Any] | Any]
+    ) -> BulkResult:
+        """Save many documents (each carries ``_id``; ``_rev`` makes its write conditional).
+
+        One outcome per document, in order; an invalid or conflicting document fails alone.
+        """
+        self._collection(collection)
+        if isinstance(docs, Mapping | str | bytes):
+            raise ValidationError("save_many takes a list of documents")
+        outcomes: list[WriteOutcome] = []
+        writes: list[tuple[int, WriteRequest]] = []
+        seen: set[str] = set()
+        for doc in docs:
+            outcome = WriteOutcome(_raw_id(doc))
+            outcomes.append(outcome)
+            try:
+                doc_id = validate_document_id(_doc_id(doc))
+                if doc_id in seen:
+                    raise InvalidDocumentError(f"duplicate _id {doc_id!r} in one batch", "$._id")
+                prepared = prepare_document(doc, doc_id)
+            except (ValidationError, DocumentTooLargeError) as exc:
+                outcome.error = exc
+                continue
+            seen.add(doc_id)
+            writes.append((len(outcomes) - 1, WriteRequest(doc_id, prepared.body, prepared.rev)))
+
+        async def write(chunk: list[tuple[int, WriteRequest]]) -> None:
+            results = await self._driver.put_many(collection, [w for _, w in chunk])
+            for (index, _), result in zip(chunk, results, strict=True):
+                outcomes[index] = result
+
+        await self._run_chunks(write, _chunks(writes, self._driver.limits.max_write_batch))
+        return BulkResult(outcomes)
+
+    @_backend_errors
+    async def delete_many(
+        self, collection: str, ids: Sequence[str | Mapping[str, Any]]
+    ) -> BulkResult:
+        """Delete many documents, given as ids or as documents (whose ``_rev`` makes the
+        delete conditional). One outcome per item; missing documents succeed."""
+        self._collection(collection)
+        outcomes: list[WriteOutcome] = []
+        deletes: list[tuple[int, DeleteRequest]] = []
+        for item in _ids(ids):
+            outcome = WriteOutcome(_raw_id(item))
+            outcomes.append(outcome)
+            try:
+                doc_id = validate_document_id(item if isinstance(item, str) else _doc_id(item))
+                rev = None if isinstance(item, str) else item.get("_rev")
+                if rev is not None and (not isinstance(rev, str) or not rev):
+                    raise ValidationError("_rev must be a non-empty string")
+            except ValidationError as exc:
+                outcome.error = exc
+                continue
+            deletes.append((len(outcomes) - 1, DeleteRequest(doc_id, rev)))
+
+        async def remove(chunk: list[tuple[int, DeleteRequest]]) -> None:
+            results = await self._driver.delete_many(collection, [d for _, d in chunk])
+            for (index, _), result in zip(chunk, results, strict=True):
+                outcomes[index] = result
+
+        await self._run_chunks(remove, _chunks(deletes, self._driver.limits.max_write_batch))
+        return BulkResult(outcomes)
+
+    async def _run_chunks(self, work: Callable[[Any], Awaitable[None]], chunks: list[Any]) -> None:
+        if len(chunks) <= 1 or self._driver.limits.max_concurrency <= 1:
+            for chunk in chunks:
+                await work(chunk)
+            return
+        limiter = anyio.CapacityLimiter(self._driver.limits.max_concurrency)
+
+        async def limited(chunk: Any) -> None:
+            async with limiter:
+                await work(chunk)
+
+        async with anyio.create_task_group() as group:
+            for chunk in chunks:
+                group.start_soon(limited, chunk)
+
+    # -- queries and administration --------------------------------------------------------
+    @_backend_errors
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Document]:
+        """Documents whose top-level fields equal ``where`` (values or ``{"$in": [...]}``).
+
+        ``fields`` projects (``_id`` and ``_rev`` are always returned); ``limit`` caps the
+        number of matches, counted after filtering. The same answer as filtering a scan.
+        """
+        self._collection(collection)
+        query = parse_query(where, fields)
+        if limit is not None:
+            _check_limit(limit, "limit", maximum=None)
+        records = await self._driver.find(collection, query, limit)
+        if limit is not None:
+            records = records[:limit]
+        return [
+            {"_id": record.id, "_rev": record.rev, **query.project(record.body)}
+            for record in records
+        ]
+
+    @_backend_errors
+    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+        """Ask the backend for an index on ``fields`` where it needs one (idempotent)."""
+        self._collection(collection)
+        query = parse_query({}, fields)
+        if not query.fields:
+            raise InvalidQueryError("ensure_index needs at least one field")
+        await self._driver.ensure_index(collection, query.fields)
+
+    @_backend_errors
+    async def drop_collection(self, collection: str) -> None:
+        """Delete the collection and all its documents; a missing one is not an error."""
+        self._collection(collection)
+        await self._driver.drop_collection(collection)
+
+    def _collection(self, name: str) -> None:
+        if name in self._known_collections:
+            return
+        validate_collection_name(name)
+        if len(self._known_collections) < _NAME_CACHE_SIZE:
+            self._known_collections.add(name)
+
+
+def _document(record: Record) -> Document:
+    return {"_id": record.id, "_rev": record.rev, **record.body}
+
+
+def _without_rev(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in doc.items() if key != "_rev"}
+
+
+def _ids(ids: object) -> Sequence[Any]:
+    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Sequence):
+        raise InvalidNameError("expected a list of document ids")
+    return ids
+
+
+def _doc_id(doc: object) -> object:
+    if isinstance(doc, Mapping):
+        return doc.get("_id")
+    dumped = getattr(doc, "model_dump", None)
+    if callable(dumped):
+        return dumped(by_alias=True).get("_id")
+    raise InvalidDocumentError(f"a document must be a JSON object, not {type(doc).__name__}")
+
+
+def _raw_id(item: object) -> str:
+    """The id to report an outcome under, even for an invalid item."""
+    try:
+        raw = item if isinstance(item, str) else _doc_id(item)
+    except InvalidDocumentError:
+        return ""
+    return raw if isinstance(raw, str) else repr(raw)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _check_limit(value: object, name: str, maximum: int | None = MAX_PAGE_SIZE) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a positive integer")
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"{name} must be at most {maximum}")

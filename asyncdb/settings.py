@@ -1,0 +1,118 @@
+"""``Settings``: configuration from the environment, with the variable names the original
+service used. Secrets are ``SecretStr``: they never appear in a ``repr`` or a log line."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from asyncdb.documents import validate_prefix
+from asyncdb.errors import InvalidNameError
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where the documents live. Every field reads the environment variable in its alias.
+
+    Only ``DATABASE_PROVIDER`` chooses the backend; it is checked against the registry when
+    the service is built, and an unknown name is an error, never a silent fallback.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    database_provider: str = Field(
+        default="memory",
+        validation_alias=AliasChoices("DATABASE_PROVIDER", "database_provider"),
+        description="memory, couchdb, firestore, dynamodb, or a provider from an entry point",
+    )
+    collection_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_COLLECTION_PREFIX", "collection_prefix"),
+        description="prepended to every collection name, to share one account",
+    )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("DATABASE_REQUEST_TIMEOUT", "request_timeout"),
+        description="seconds before a backend request counts as failed",
+    )
+    max_retries: int = Field(
+        default=4,
+        ge=0,
+        validation_alias=AliasChoices("DATABASE_MAX_RETRIES", "max_retries"),
+        description="retries of transient backend failures, with back-off",
+    )
+
+    # CouchDB
+    couchdb_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("COUCHDB_URL", "couchdb_url")
+    )
+    couchdb_user: str | None = Field(
+        default=None, validation_alias=AliasChoices("COUCHDB_USER", "couchdb_user")
+    )
+    couchdb_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("COUCHDB_PASSWORD", "couchdb_password")
+    )
+
+    # DynamoDB (the standard AWS variables; unset ones fall back to the AWS credential chain)
+    dynamodb_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("DYNAMODB_REGION", "dynamodb_region")
+    )
+    dynamodb_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DYNAMODB_ENDPOINT_URL", "dynamodb_endpoint_url"),
+    )
+    aws_access_key_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "aws_access_key_id")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+    )
+    aws_session_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN", "aws_session_token")
+    )
+    aws_profile: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_PROFILE", "aws_profile")
+    )
+
+    # Firestore (unset credentials fall back to Google's application-default credentials)
+    firestore_emulator_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST", "firestore_emulator_host"),
+    )
+    google_cloud_project: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "GOOGLE_CLOUD_PROJECT",
+            "GCLOUD_PROJECT",
+            "FIRESTORE_PROJECT_ID",
+            "google_cloud_project",
+        ),
+    )
+    google_application_credentials: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "GOOGLE_APPLICATION_CREDENTIALS", "google_application_credentials"
+        ),
+    )
+    firestore_database: str = Field(
+        default="(default)",
+        validation_alias=AliasChoices("FIRESTORE_DATABASE", "firestore_database"),
+    )
+
+    @field_validator("database_provider")
+    @classmethod
+    def _normalise_provider(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("collection_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        try:
+            return validate_prefix(value)
+        except InvalidNameError as exc:
+            raise ValueError(f"DATABASE_COLLECTION_PREFIX: {exc}") from None

@@ -1,0 +1,216 @@
+"""``SyncDatabaseService``: the blocking facade for scripts, threads and sync handlers.
+
+It runs one private event loop in a background thread (an anyio blocking portal) and
+forwards every call of the face to it. Any number of threads may call it at once. Called
+from a thread that is running an event loop it raises ``SyncFacadeMisuseError`` at once:
+blocking there would freeze that loop (or deadlock it, if it is the portal's own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import sniffio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from asyncdb.documents import Document
+from asyncdb.errors import ServiceClosedError, SyncFacadeMisuseError
+from asyncdb.factory import create_database_service
+from asyncdb.results import BulkResult, Page
+from asyncdb.service import DatabaseService, UpdateFunction
+from asyncdb.settings import Settings
+
+__all__ = ["SyncDatabaseService"]
+
+T = TypeVar("T")
+
+
+class SyncDatabaseService:
+    """The face's methods, blocking.
+
+    ``SyncDatabaseService(service)`` takes over ``service`` and closes it on ``close()``
+    (its connections belong to the portal's loop, useless once that stops); pass
+    ``close_service=False`` to keep it open. ``SyncDatabaseService(settings)`` or
+    ``SyncDatabaseService()`` builds a fresh service from settings / the environment.
+    """
+
+    def __init__(
+        self,
+        service: DatabaseService | Settings | None = None,
+        *,
+        close_service: bool = True,
+    ) -> None:
+        _refuse_event_loop_thread()
+        if not isinstance(service, DatabaseService):
+            service = create_database_service(service)
+        self._service = service
+        self._close_service = close_service
+        self._lock = threading.Lock()
+        self._exit_stack = contextlib.ExitStack()
+        self._portal: BlockingPortal | None = self._exit_stack.enter_context(
+            start_blocking_portal(backend="asyncio")
+        )
+
+    def __repr__(self) -> str:
+        return f"<SyncDatabaseService over {self._service!r}>"
+
+    @property
+    def service(self) -> DatabaseService:
+        """The async service this facade drives."""
+        return self._service
+
+    def __enter__(self) -> SyncDatabaseService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the service (unless told not to) and stop the portal's thread. Idempotent."""
+        _refuse_event_loop_thread()
+        with self._lock:
+            portal, self._portal = self._portal, None
+        if portal is None:
+            return
+        try:
+            if self._close_service:
+                portal.call(self._service.aclose)
+        finally:
+            self._exit_stack.close()
+
+    def _call(self, func: Any, *args: Any) -> Any:
+        _refuse_event_loop_thread()
+        portal = self._portal
+        if portal is None:
+            raise ServiceClosedError("this SyncDatabaseService has been closed")
+        return portal.call(func, *args)
+
+    # -- the face's methods, blocking --------------------------------------------------------
+    def ping(self) -> None:
+        """See ``DatabaseService.ping``."""
+        self._call(self._service.ping)
+
+    def get(self, collection: str, doc_id: str) -> Document:
+        """See ``DatabaseService.get``."""
+        result: Document = self._call(self._service.get, collection, doc_id)
+        return result
+
+    def save(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
+        """See ``DatabaseService.save``."""
+        result: Document = self._call(self._service.save, collection, doc_id, doc)
+        return result
+
+    def create(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
+        """See ``DatabaseService.create``."""
+        result: Document = self._call(self._service.create, collection, doc_id, doc)
+        return result
+
+    def update(
+        self,
+        collection: str,
+        doc_id: str,
+        fn: UpdateFunction,
+        *,
+        default: Mapping[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> Document:
+        """See ``DatabaseService.update``; ``fn`` runs on the portal's thread."""
+
+        async def run() -> Document:
+            return await self._service.update(
+                collection, doc_id, fn, default=default, attempts=attempts
+            )
+
+        result: Document = self._call(run)
+        return result
+
+    def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:
+        """See ``DatabaseService.delete``."""
+        return bool(self._call(self._service.delete, collection, doc_id, rev))
+
+    def list_all(self, collection: str) -> list[Document]:
+        """See ``DatabaseService.list_all``."""
+        result: list[Document] = self._call(self._service.list_all, collection)
+        return result
+
+    def iter_all(self, collection: str, page_size: int = 500) -> Iterator[Document]:
+        """Every document, fetched a page at a time: one portal hop per page."""
+        stream = self._service.iter_all(collection, page_size)
+        try:
+            while True:
+                batch: list[Document] = self._call(_take, stream, page_size)
+                yield from batch
+                if len(batch) < page_size:
+                    return
+        finally:
+            if self._portal is not None:
+                self._call(stream.aclose)
+
+    def list_page(self, collection: str, limit: int = 100, cursor: str | None = None) -> Page:
+        """See ``DatabaseService.list_page``."""
+        result: Page = self._call(self._service.list_page, collection, limit, cursor)
+        return result
+
+    def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document | None]:
+        """See ``DatabaseService.get_many``."""
+        result: dict[str, Document | None] = self._call(self._service.get_many, collection, ids)
+        return result
+
+    def save_many(self, collection: str, docs: Sequence[Mapping[str, Any] | Any]) -> BulkResult:
+        """See ``DatabaseService.save_many``."""
+        result: BulkResult = self._call(self._service.save_many, collection, docs)
+        return result
+
+    def delete_many(self, collection: str, ids: Sequence[str | Mapping[str, Any]]) -> BulkResult:
+        """See ``DatabaseService.delete_many``."""
+        result: BulkResult = self._call(self._service.delete_many, collection, ids)
+        return result
+
+    def find(
+        self,
+        collection: str,
+        where: Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Document]:
+        """See ``DatabaseService.find``."""
+        result: list[Document] = self._call(self._service.find, collection, where, fields, limit)
+        return result
+
+    def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+        """See ``DatabaseService.ensure_index``."""
+        self._call(self._service.ensure_index, collection, fields)
+
+    def drop_collection(self, collection: str) -> None:
+        """See ``DatabaseService.drop_collection``."""
+        self._call(self._service.drop_collection, collection)
+
+
+async def _take(stream: AsyncIterator[T], count: int) -> list[T]:
+    batch: list[T] = []
+    async for item in stream:
+        batch.append(item)
+        if len(batch) >= count:
+            break
+    return batch
+
+
+def _refuse_event_loop_thread() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            return
+    else:
+        library = "asyncio"
+    raise SyncFacadeMisuseError(
+        f"SyncDatabaseService was called from a thread running an {library} event loop; "
+        "blocking there would freeze the loop. Await DatabaseService instead, or call the "
+        "facade from a worker thread (e.g. anyio.to_thread.run_sync)."
+    )
