@@ -1,0 +1,1 @@
+"""Real servers for the tests: started once per session on a free loopback port."""

@@ -1,0 +1,124 @@
+"""Start, wait for and stop a test server process; install npm-packaged servers on demand.
+
+Every backend's harness uses these helpers so that all of them behave alike:
+- a server is started on 127.0.0.1 and a free port, in its own process group, and killed
+  with that group at the end (emulators that fork children leave nothing behind);
+- an environment variable may point the suite at an already running server instead;
+- with ``CI=true`` a server that cannot start fails the run; elsewhere the backend's tests
+  are skipped with the reason (never reported as passing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = Path(os.environ.get("ASYNCDB_TEST_CACHE", REPO_ROOT / ".cache" / "test-servers"))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(backend: str, reason: str) -> None:
+    """Fail in CI, skip elsewhere: a backend that cannot run is never a pass."""
+    message = f"{backend} test server unavailable: {reason}"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def npm_package(package: str, version: str, entry: str) -> Path:
+    """Path of ``entry`` inside ``package@version``, installed under the test cache once."""
+    prefix = CACHE_DIR / f"{package}-{version}"
+    target = prefix / "node_modules" / package / entry
+    if target.exists():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not installed")
+    prefix.mkdir(parents=True, exist_ok=True)
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(prefix),
+         f"{package}@{version}"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    if not target.exists():
+        raise RuntimeError(f"{package}@{version} installed without {entry}")
+    return target
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                return bool(response.status < 500)
+        except urllib.error.HTTPError as exc:
+            return exc.code < 500
+        except OSError:
+            return False
+
+    return check
+
+
+@contextlib.contextmanager
+def running_server(
+    command: Sequence[str],
+    ready: Callable[[], bool],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    log_name: str = "server",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` until the block ends; wait until ``ready()`` is true."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = CACHE_DIR / f"{log_name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            list(command),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not ready():
+                if process.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{log_name} exited with {process.returncode}: {tail}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{log_name} did not answer within {timeout:.0f}s")
+                time.sleep(0.1)
+            yield process
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
