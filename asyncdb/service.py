@@ -12,7 +12,7 @@ import functools
 import inspect
 import logging
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
@@ -57,8 +57,8 @@ _NAME_CACHE_SIZE = 1024
 
 
 def _backend_errors(
-    method: Callable[Concatenate[DatabaseService, P], Awaitable[R]],
-) -> Callable[Concatenate[DatabaseService, P], Awaitable[R]]:
+    method: Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]]:
     """Refuse calls on a closed service and turn unexpected driver exceptions into
     ``BackendError`` with the cause chained: callers catch one hierarchy."""
 
@@ -358,8 +358,9 @@ class DatabaseService:
             outcome = WriteOutcome(_raw_id(item))
             outcomes.append(outcome)
             try:
-                doc_id = validate_document_id(item if isinstance(item, str) else _doc_id(item))
-                rev = None if isinstance(item, str) else item.get("_rev")
+                is_document = isinstance(item, Mapping)
+                doc_id = validate_document_id(_doc_id(item) if is_document else item)
+                rev = item.get("_rev") if is_document else None
                 if rev is not None and (not isinstance(rev, str) or not rev):
                     raise ValidationError("_rev must be a non-empty string")
             except ValidationError as exc:
@@ -432,7 +433,7 @@ class DatabaseService:
         await self._driver.drop_collection(collection)
 
     def _collection(self, name: str) -> None:
-        if name in self._known_collections:
+        if type(name) is str and name in self._known_collections:
             return
         validate_collection_name(name)
         if len(self._known_collections) < _NAME_CACHE_SIZE:

@@ -1,0 +1,231 @@
+"""HTTP to one CouchDB server: one aiohttp session, bounded retries, error mapping.
+
+The session is created lazily inside the running event loop (a driver may be built
+outside any loop) and carries, on every request, basic auth and the ``Accept`` /
+``Content-Type: application/json`` headers that CouchDB-compatible servers rely on.
+Callers pass paths whose segments they have already percent-encoded (see ``segment``);
+the URL is handed to aiohttp as encoded, so nothing is re-encoded or normalised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+from yarl import URL
+
+from asyncdb.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendUnavailableError,
+    ConfigurationError,
+    DocumentTooLargeError,
+)
+
+__all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "segment"]
+
+logger = logging.getLogger("asyncdb")
+
+#: Statuses worth another attempt: the server or something in front of it is overloaded.
+_TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+_BACKOFF_BASE: Final = 0.05
+_BACKOFF_CAP: Final = 2.0
+_HEADERS: Final = {"Accept": "application/json", "Content-Type": "application/json"}
+
+
+def segment(value: str) -> str:
+    """One URL path segment, percent-encoded completely: ``/``, ``?``, ``#``, ``%`` and
+    ``+`` can never change which database or document a request addresses."""
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """A server URL split into the part safe to show and the credentials."""
+
+    base_url: str  # scheme://host[:port][/path], no credentials, no trailing slash
+    user: str | None
+    password: str | None
+
+    @property
+    def redacted(self) -> str:
+        return self.base_url
+
+
+def parse_server_url(url: str, user: str | None, password: str | None) -> ServerAddress:
+    """Split ``url``; explicit ``user``/``password`` take precedence over ones in the URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            "COUCHDB_URL must be an http:// or https:// URL with a host "
+            f"(got scheme {parts.scheme!r})"
+        )
+    host = parts.hostname
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError("COUCHDB_URL has an invalid port") from exc
+    netloc = host if port is None else f"{host}:{port}"
+    base_url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    from urllib.parse import unquote
+
+    url_user = unquote(parts.username) if parts.username else None
+    url_password = unquote(parts.password) if parts.password is not None else None
+    return ServerAddress(
+        base_url,
+        user if user is not None else url_user,
+        password if password is not None else url_password,
+    )
+
+
+@dataclass(slots=True)
+class Reply:
+    """A response the caller handles itself: status, headers and the parsed JSON body."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+
+
+class Transport:
+    """Sends requests to one server and turns failures into asyncdb errors."""
+
+    def __init__(
+        self,
+        address: ServerAddress,
+        *,
+        request_timeout: float,
+        connect_timeout: float,
+        max_retries: int,
+        pool_size: int,
+        verify_tls: bool,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.address = address
+        self._timeout = aiohttp.ClientTimeout(
+            total=request_timeout, sock_connect=min(connect_timeout, request_timeout)
+        )
+        self._max_retries = max_retries
+        self._pool_size = pool_size
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else verify_tls
+        self._auth = (
+            aiohttp.BasicAuth(address.user, address.password or "", encoding="utf-8")
+            if address.user is not None
+            else None
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one session of this transport, created on first use inside the loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auth=self._auth,
+                headers=_HEADERS,
+                timeout=self._timeout,
+                json_serialize=json.dumps,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        passthrough: Collection[int] = (),
+    ) -> Reply:
+        """Send ``method path`` (path already encoded, query included) and return the reply.
+
+        2xx replies and statuses in ``passthrough`` are returned; transient failures are
+        retried with exponential back-off and full jitter; everything else raises.
+        """
+        url = URL(self.address.base_url + path, encoded=True)
+        attempt = 0
+        while True:
+            try:
+                reply = await self._send(method, url, body)
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                if attempt >= self._max_retries:
+                    raise BackendUnavailableError(
+                        f"CouchDB at {self.address.redacted} is unreachable after "
+                        f"{attempt + 1} attempts ({type(exc).__name__}: {method} {_route(path)})"
+                    ) from exc
+                reason = type(exc).__name__
+            else:
+                status = reply.status
+                if 200 <= status < 300 or status in passthrough:
+                    return reply
+                if status not in _TRANSIENT_STATUSES or attempt >= self._max_retries:
+                    raise self._error(method, path, reply, attempt)
+                reason = f"HTTP {status}"
+            delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+            attempt += 1
+            logger.debug(
+                "CouchDB %s %s failed (%s); retry %d in %.3fs",
+                method,
+                _route(path),
+                reason,
+                attempt,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _send(self, method: str, url: URL, body: bytes | None) -> Reply:
+        async with self.session().request(method, url, data=body) as response:
+            raw = await response.read()
+            data: Any = None
+            if raw:
+                try:
+                    data = json.loads(raw)
+                except ValueError:
+                    data = None
+            return Reply(response.status, response.headers, data)
+
+    def _error(self, method: str, path: str, reply: Reply, attempt: int) -> BackendError:
+        status = reply.status
+        reason = _reason(reply.data)
+        where = f"CouchDB at {self.address.redacted}"
+        route = _route(path)
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{where} refused the credentials of user {self.address.user!r} "
+                f"(HTTP {status} on {method} {route}: {reason})"
+            )
+        if status == 413:
+            return DocumentTooLargeError(f"{where} refused a request as too large: {reason}")
+        if status in _TRANSIENT_STATUSES:
+            return BackendUnavailableError(
+                f"{where} kept failing (HTTP {status} on {method} {route}, "
+                f"{attempt + 1} attempts): {reason}"
+            )
+        return BackendError(f"{where} answered HTTP {status} to {method} {route}: {reason}")
+
+
+def _route(path: str) -> str:
+    """The path without its query string, for messages (queries may hold document keys)."""
+    return path.partition("?")[0]
+
+
+def _reason(data: Any) -> str:
+    if isinstance(data, dict):
+        error, reason = data.get("error"), data.get("reason")
+        if error or reason:
+            return f"{error}: {reason}"
+    return "no reason given"
