@@ -153,29 +153,28 @@ def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
         raise InvalidDocumentError(
             f"a document must be a JSON object (dict), not {type(doc).__name__}"
         )
-    walker = _Walker()
-    body: Document = {}
     rev: str | None = None
-    size = _CONTAINER_BYTES + len("_id") + 1 + _utf8_length_or_zero(doc_id) + 1
-    for key, value in doc.items():
-        if key == "_id":
-            if value != doc_id:
-                raise InvalidDocumentError(
-                    f"_id {_shown(value)} does not match the document id {_shown(doc_id)}", "$._id"
-                )
-            continue
-        if key == "_rev":
-            if value is None:
-                continue
-            if not isinstance(value, str) or not value:
-                raise InvalidDocumentError("_rev must be a non-empty string", "$._rev")
-            rev = value
-            continue
-        walker.check_key(key, "$", top_level=True)
-        path_key = f"$.{key}" if _PLAIN_KEY.fullmatch(key) else f"$[{key!r}]"
-        body[key] = walker.value(value, 1, path_key)
-        size += walker.key_size(key) + 1
-    size += walker.size
+    fields = {key: value for key, value in doc.items() if key not in _RESERVED_KEYS}
+    if "_id" in doc and doc["_id"] != doc_id:
+        raise InvalidDocumentError(
+            f"_id {_shown(doc['_id'])} does not match the document id {_shown(doc_id)}", "$._id"
+        )
+    if doc.get("_rev") is not None:
+        rev = doc["_rev"]
+        if not isinstance(rev, str) or not rev:
+            raise InvalidDocumentError("_rev must be a non-empty string", "$._rev")
+    for key in fields:
+        if type(key) is str and key[:1] == "_":
+            raise InvalidDocumentError(
+                f"top-level key {_shown(key)} starts with '_'; only _id and _rev may",
+                _path_of([key]),
+            )
+    walker = _Walker()
+    try:
+        body: Document = walker.map(fields, 0)
+    except _Refusal as refusal:
+        raise InvalidDocumentError(refusal.reason, _path_of(refusal.path)) from None
+    size = walker.size + len("_id") + 2 + _utf8_length_or_zero(doc_id) + 1
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentTooLargeError(
             f"document {_shown(doc_id)} measures {size} bytes; the limit is {MAX_DOCUMENT_BYTES}"
@@ -186,8 +185,35 @@ def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+class _Refusal(Exception):
+    """Internal: a bad value; ``path`` is filled in (innermost first) while unwinding, so
+    that the hot path never builds path strings."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str | int] = []
+
+
+def _path_of(parts: list[str | int]) -> str:
+    """JSON path text of ``parts`` (outermost first): ``$.a.b[2]["odd key"]``."""
+    text = "$"
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}"
+        else:
+            text += f"[{part!r}]"
+    return text
+
+
 class _Walker:
-    """One pass over a document: validate, convert, copy, measure."""
+    """One pass over a document: validate, convert, copy and measure.
+
+    Written for speed: common scalar types are handled inline by exact type; anything
+    unusual goes through ``_convert``. Paths are only built when something is refused.
+    """
 
     __slots__ = ("fields", "size")
 
@@ -195,130 +221,172 @@ class _Walker:
         self.size = 0
         self.fields = 0
 
-    def key_size(self, key: str) -> int:
-        return len(key) if key.isascii() else _utf8_length_or_zero(key)
-
-    def check_key(self, key: object, path: str, *, top_level: bool = False) -> str:
-        if not isinstance(key, str):
-            raise InvalidDocumentError(f"key {key!r} is not a string", path)
-        if not key:
-            raise InvalidDocumentError("empty key", path)
-        length = len(key) if key.isascii() else _utf8_length(key)
-        if length is None:
-            raise InvalidDocumentError(f"key {_shown(key)} is not valid unicode", path)
-        if length > MAX_KEY_BYTES:
-            raise InvalidDocumentError(f"key of {length} bytes; the limit is {MAX_KEY_BYTES}", path)
-        if key[0] == "_":
-            if top_level and key not in _RESERVED_KEYS:
-                raise InvalidDocumentError(
-                    f"top-level key {_shown(key)} starts with '_'; only _id and _rev may", path
-                )
-            if _FIRESTORE_RESERVED.fullmatch(key):
-                raise InvalidDocumentError(f"key {_shown(key)} has the reserved form __x__", path)
-        self.fields += 1
+    def map(self, value: Mapping[Any, Any], depth: int) -> Document:
+        if depth > MAX_DEPTH:
+            raise _Refusal(f"nested deeper than {MAX_DEPTH} levels")
+        self.fields += len(value)
         if self.fields > MAX_FIELDS:
-            raise InvalidDocumentError(f"more than {MAX_FIELDS} fields", path)
-        return key
+            raise _Refusal(f"more than {MAX_FIELDS} fields")
+        size = _CONTAINER_BYTES
+        copy: Document = {}
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or key[:2] == "__" or not key:
+                size += _check_unusual_key(key)
+            elif len(key) > MAX_KEY_BYTES:
+                raise _Refusal(f"key of {len(key)} bytes; the limit is {MAX_KEY_BYTES}")
+            else:
+                size += len(key) + 2
+            kind = type(item)
+            try:
+                if kind is str:
+                    if item.isascii():
+                        size += len(item) + 1
+                        copy[key] = item
+                        continue
+                    copy[key] = self.string(item)
+                elif kind is int:
+                    if not INT_MIN <= item <= INT_MAX:
+                        raise _Refusal("integer outside the signed 64-bit range")
+                    size += _NUMBER_BYTES
+                    copy[key] = item
+                elif kind is bool or item is None:
+                    size += _SCALAR_BYTES
+                    copy[key] = item
+                elif kind is float:
+                    size += _NUMBER_BYTES
+                    copy[key] = _checked_float(item)
+                elif kind is dict:
+                    copy[key] = self.map(item, depth + 1)
+                elif kind is list:
+                    copy[key] = self.list(item, depth + 1)
+                else:
+                    copy[key] = self.convert(item, depth + 1)
+            except _Refusal as refusal:
+                refusal.path.insert(0, key)
+                raise
+        self.size += size
+        return copy
 
-    def value(self, value: object, depth: int, path: str) -> Any:
-        kind = type(value)
-        if kind is str:
-            return self._string(value, path)  # type: ignore[arg-type]
-        if kind is bool or value is None:
-            self.size += _SCALAR_BYTES
-            return value
-        if kind is int:
-            self.size += _NUMBER_BYTES
-            return self._int(value, path)  # type: ignore[arg-type]
-        if kind is float:
-            self.size += _NUMBER_BYTES
-            return self._float(value, path)  # type: ignore[arg-type]
-        if kind is dict:
-            return self._map(value, depth, path)  # type: ignore[arg-type]
-        if kind is list or kind is tuple:
-            return self._list(value, depth, path)  # type: ignore[arg-type]
-        return self._convert(value, depth, path)
+    def list(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+        if depth > MAX_DEPTH:
+            raise _Refusal(f"nested deeper than {MAX_DEPTH} levels")
+        size = _CONTAINER_BYTES + len(value)
+        copy: list[Any] = []
+        append = copy.append
+        for index, item in enumerate(value):
+            kind = type(item)
+            try:
+                if kind is str:
+                    if item.isascii():
+                        size += len(item) + 1
+                        append(item)
+                        continue
+                    append(self.string(item))
+                elif kind is int:
+                    if not INT_MIN <= item <= INT_MAX:
+                        raise _Refusal("integer outside the signed 64-bit range")
+                    size += _NUMBER_BYTES
+                    append(item)
+                elif kind is bool or item is None:
+                    size += _SCALAR_BYTES
+                    append(item)
+                elif kind is float:
+                    size += _NUMBER_BYTES
+                    append(_checked_float(item))
+                elif kind is dict:
+                    append(self.map(item, depth + 1))
+                elif kind is list:
+                    append(self.list(item, depth + 1))
+                else:
+                    append(self.convert(item, depth + 1))
+            except _Refusal as refusal:
+                refusal.path.insert(0, index)
+                raise
+        self.size += size
+        return copy
 
-    def _string(self, value: str, path: str) -> str:
-        length = len(value) if value.isascii() else _utf8_length(value)
+    def string(self, value: str) -> str:
+        length = _utf8_length(value)
         if length is None:
-            raise InvalidDocumentError("string is not valid unicode (unpaired surrogate)", path)
+            raise _Refusal("string is not valid unicode (unpaired surrogate)")
         self.size += length + 1
         return value
 
-    @staticmethod
-    def _int(value: int, path: str) -> int:
-        if not INT_MIN <= value <= INT_MAX:
-            raise InvalidDocumentError("integer outside the signed 64-bit range", path)
-        return value
-
-    @staticmethod
-    def _float(value: float, path: str) -> float:
-        if not math.isfinite(value):
-            raise InvalidDocumentError(f"{value!r} is not a JSON number", path)
-        magnitude = abs(value)
-        if magnitude and not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
-            raise InvalidDocumentError(
-                f"{value!r} is outside the portable range 1e-130 <= |x| < 1e126", path
-            )
-        return value
-
-    def _map(self, value: Mapping[Any, Any], depth: int, path: str) -> Document:
-        if depth > MAX_DEPTH:
-            raise InvalidDocumentError(f"nested deeper than {MAX_DEPTH} levels", path)
-        self.size += _CONTAINER_BYTES
-        copy: Document = {}
-        for key, item in value.items():
-            self.check_key(key, path)
-            self.size += self.key_size(key) + 2
-            child = f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{key!r}]"
-            copy[key] = self.value(item, depth + 1, child)
-        return copy
-
-    def _list(self, value: list[Any] | tuple[Any, ...], depth: int, path: str) -> list[Any]:
-        if depth > MAX_DEPTH:
-            raise InvalidDocumentError(f"nested deeper than {MAX_DEPTH} levels", path)
-        self.size += _CONTAINER_BYTES + len(value)
-        return [self.value(item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value)]
-
-    def _convert(self, value: object, depth: int, path: str) -> Any:
-        """Values with one obvious JSON form; anything else is refused with its path."""
+    def convert(self, value: object, depth: int) -> Any:
+        """Values with one obvious JSON form; anything else is refused. ``depth`` is the
+        depth ``value`` itself would have as a container."""
         if isinstance(value, enum.Enum):
-            return self.value(value.value, depth, path)
+            return self.convert(value.value, depth)
         if isinstance(value, bool):
             self.size += _SCALAR_BYTES
             return bool(value)
+        if value is None:
+            self.size += _SCALAR_BYTES
+            return None
         if isinstance(value, int):
+            if not INT_MIN <= value <= INT_MAX:
+                raise _Refusal("integer outside the signed 64-bit range")
             self.size += _NUMBER_BYTES
-            return self._int(int(value), path)
+            return int(value)
         if isinstance(value, float):
             self.size += _NUMBER_BYTES
-            return self._float(float(value), path)
+            return _checked_float(float(value))
         if isinstance(value, str):
-            return self._string(str(value), path)
+            return self.string(str(value))
         if isinstance(value, _dt.datetime):
             if value.tzinfo is not None:
                 value = value.astimezone(_dt.UTC)
-            return self._string(value.isoformat(), path)
+            return self.string(value.isoformat())
         if isinstance(value, _dt.date | _dt.time):
-            return self._string(value.isoformat(), path)
+            return self.string(value.isoformat())
         if isinstance(value, uuid.UUID):
-            return self._string(str(value), path)
+            return self.string(str(value))
         if isinstance(value, Decimal):
-            return self._decimal(value, path)
+            return self.decimal(value)
         if isinstance(value, BaseModel):
-            return self.value(value.model_dump(mode="json", by_alias=True), depth, path)
+            return self.convert(value.model_dump(mode="json", by_alias=True), depth)
         if isinstance(value, Mapping):
-            return self._map(value, depth, path)
-        raise InvalidDocumentError(f"{type(value).__name__} is not a JSON value", path)
+            return self.map(value, depth)
+        if isinstance(value, list | tuple):
+            return self.list(value, depth)
+        raise _Refusal(f"{type(value).__name__} is not a JSON value")
 
-    def _decimal(self, value: Decimal, path: str) -> int | float:
+    def decimal(self, value: Decimal) -> int | float:
         if not value.is_finite():
-            raise InvalidDocumentError(f"Decimal {value} is not a JSON number", path)
+            raise _Refusal(f"Decimal {value} is not a JSON number")
         self.size += _NUMBER_BYTES
         if value == value.to_integral_value():
-            return self._int(int(value), path)
-        return self._float(float(value), path)
+            number = int(value)
+            if not INT_MIN <= number <= INT_MAX:
+                raise _Refusal("integer outside the signed 64-bit range")
+            return number
+        return _checked_float(float(value))
+
+
+def _check_unusual_key(key: object) -> int:
+    """Checks for keys off the fast path (non-ASCII, ``__`` prefix, odd types); returns
+    the key's share of the size measure."""
+    if not isinstance(key, str):
+        raise _Refusal(f"key {key!r} is not a string")
+    if not key:
+        raise _Refusal("empty key")
+    length = _utf8_length(key)
+    if length is None:
+        raise _Refusal(f"key {_shown(key)} is not valid unicode")
+    if length > MAX_KEY_BYTES:
+        raise _Refusal(f"key of {length} bytes; the limit is {MAX_KEY_BYTES}")
+    if _FIRESTORE_RESERVED.fullmatch(key):
+        raise _Refusal(f"key {_shown(key)} has the reserved form __x__")
+    return length + 2
+
+
+def _checked_float(value: float) -> float:
+    if not math.isfinite(value):
+        raise _Refusal(f"{value!r} is not a JSON number")
+    magnitude = abs(value)
+    if magnitude and not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
+        raise _Refusal(f"{value!r} is outside the portable range 1e-130 <= |x| < 1e126")
+    return value
 
 
 def _utf8_length(text: str) -> int | None:
