@@ -45,7 +45,7 @@ async def ops_per_second(
         else:
             semaphore = asyncio.Semaphore(concurrency)
 
-            async def limited(index: int) -> None:
+            async def limited(index: int, semaphore: asyncio.Semaphore = semaphore) -> None:
                 async with semaphore:
                     await operation(index)
 
