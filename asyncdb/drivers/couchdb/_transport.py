@@ -17,12 +17,13 @@ import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aiohttp
 from yarl import URL
 
 from asyncdb.errors import (
+    AsyncDBError,
     AuthenticationError,
     BackendError,
     BackendUnavailableError,
@@ -77,8 +78,6 @@ def parse_server_url(url: str, user: str | None, password: str | None) -> Server
         raise ConfigurationError("COUCHDB_URL has an invalid port") from exc
     netloc = host if port is None else f"{host}:{port}"
     base_url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    from urllib.parse import unquote
-
     url_user = unquote(parts.username) if parts.username else None
     url_password = unquote(parts.password) if parts.password is not None else None
     return ServerAddress(
@@ -198,7 +197,7 @@ class Transport:
                     data = None
             return Reply(response.status, response.headers, data)
 
-    def _error(self, method: str, path: str, reply: Reply, attempt: int) -> BackendError:
+    def _error(self, method: str, path: str, reply: Reply, attempt: int) -> AsyncDBError:
         status = reply.status
         reason = _reason(reply.data)
         where = f"CouchDB at {self.address.redacted}"
