@@ -1,0 +1,148 @@
+"""Firestore failures as asyncdb errors, and the bounded retry of transient ones.
+
+Only gRPC status codes decide: ``ALREADY_EXISTS`` / ``FAILED_PRECONDITION`` on a
+conditional write are conflicts, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
+``RESOURCE_EXHAUSTED``, ``ABORTED`` and ``INTERNAL`` are retried with exponential back-off
+and full jitter and then reported as ``BackendUnavailableError``, ``PERMISSION_DENIED`` /
+``UNAUTHENTICATED`` mean the credentials are refused. Messages carry the status and the
+server's text, which never holds a credential (tokens travel in gRPC metadata only).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+import anyio
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+
+from asyncdb.errors import (
+    AsyncDBError,
+    AuthenticationError,
+    BackendError,
+    BackendUnavailableError,
+    ConflictError,
+    DocumentTooLargeError,
+)
+
+__all__ = [
+    "TRANSIENT_CODES",
+    "Retrier",
+    "error_for_status",
+    "map_error",
+]
+
+logger = logging.getLogger("asyncdb")
+
+T = TypeVar("T")
+
+# gRPC status codes (google.rpc.Code), as BatchWrite reports them per write.
+OK: Final = 0
+DEADLINE_EXCEEDED: Final = 4
+NOT_FOUND: Final = 5
+ALREADY_EXISTS: Final = 6
+PERMISSION_DENIED: Final = 7
+RESOURCE_EXHAUSTED: Final = 8
+FAILED_PRECONDITION: Final = 9
+ABORTED: Final = 10
+INTERNAL: Final = 13
+UNAVAILABLE: Final = 14
+UNAUTHENTICATED: Final = 16
+INVALID_ARGUMENT: Final = 3
+
+TRANSIENT_CODES: Final = frozenset(
+    {DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE}
+)
+_TRANSIENT: Final = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.ResourceExhausted,
+    gexc.Aborted,
+    gexc.InternalServerError,
+    auth_exc.TransportError,
+)
+#: Phrases Firestore uses when a document or request is over its size limits.
+_SIZE_HINTS: Final = ("too big", "too large", "exceeds the maximum", "maximum allowed size")
+
+
+def _is_too_large(message: str) -> bool:
+    lowered = message.lower()
+    return any(hint in lowered for hint in _SIZE_HINTS)
+
+
+def error_for_status(code: int, message: str, where: str) -> AsyncDBError:
+    """The asyncdb error for a per-write gRPC status (BatchWrite answers one per write)."""
+    if code in (ALREADY_EXISTS, FAILED_PRECONDITION):
+        return ConflictError(f"{where}: {_conflict_reason(code)}")
+    if code in (PERMISSION_DENIED, UNAUTHENTICATED):
+        return AuthenticationError(f"{where}: Firestore refused the credentials ({message})")
+    if code in TRANSIENT_CODES:
+        return BackendUnavailableError(f"{where}: Firestore is unavailable ({message})")
+    if code == INVALID_ARGUMENT and _is_too_large(message):
+        return DocumentTooLargeError(f"{where}: {message}")
+    return BackendError(f"{where}: Firestore answered status {code}: {message}")
+
+
+def _conflict_reason(code: int) -> str:
+    if code == ALREADY_EXISTS:
+        return "the document already exists"
+    return "the document has another revision (or is gone)"
+
+
+def map_error(exc: Exception, where: str) -> AsyncDBError:
+    """The asyncdb error for an exception of the client library (not retried here)."""
+    if isinstance(exc, gexc.AlreadyExists | gexc.FailedPrecondition):
+        if isinstance(exc, gexc.FailedPrecondition) and "index" in str(exc.message).lower():
+            return BackendError(
+                f"{where}: Firestore needs a composite index for this query; create it with "
+                f"the link in Firestore's message or `gcloud firestore indexes composite "
+                f"create` ({exc.message})"
+            )
+        code = ALREADY_EXISTS if isinstance(exc, gexc.AlreadyExists) else FAILED_PRECONDITION
+        return ConflictError(f"{where}: {_conflict_reason(code)}")
+    if isinstance(exc, gexc.PermissionDenied | gexc.Unauthenticated):
+        return AuthenticationError(f"{where}: Firestore refused the credentials ({exc.message})")
+    if isinstance(exc, auth_exc.RefreshError | auth_exc.DefaultCredentialsError):
+        return AuthenticationError(f"{where}: the Google credentials are unusable ({exc})")
+    if isinstance(exc, _TRANSIENT):
+        return BackendUnavailableError(f"{where}: Firestore is unavailable ({_describe(exc)})")
+    if isinstance(exc, gexc.InvalidArgument) and _is_too_large(str(exc.message)):
+        return DocumentTooLargeError(f"{where}: {exc.message}")
+    return BackendError(f"{where}: {_describe(exc)}")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, gexc.GoogleAPICallError):
+        return f"{type(exc).__name__}: {exc.message}"
+    return type(exc).__name__
+
+
+class Retrier:
+    """Runs one RPC, retrying transient failures ``max_retries`` times with back-off."""
+
+    def __init__(self, max_retries: int, base_delay: float = 0.05, max_delay: float = 5.0) -> None:
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+    async def run(self, where: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``; map its failures; ``BackendUnavailableError`` after retries."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except _TRANSIENT as exc:
+                if attempt >= self.max_retries:
+                    raise map_error(exc, where) from exc
+                logger.debug("%s: transient %s, retry %d", where, type(exc).__name__, attempt + 1)
+            except (gexc.GoogleAPIError, auth_exc.GoogleAuthError) as exc:
+                raise map_error(exc, where) from exc
+            await anyio.sleep(self.delay(attempt))
+            attempt += 1
