@@ -22,7 +22,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, with every provider's client library installed."""
-    session.install("-e", ".[all,test]", "mypy>=1.11")
+    session.install("-e", ".[all,server,test]", "mypy>=1.11")
     session.run("mypy")
 
 
@@ -30,12 +30,12 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite: unit tests and the conformance suite on every backend's real
     server (started by the test harness; see docs/testing.md)."""
-    session.install("-e", ".[all,test]")
+    session.install("-e", ".[all,server,test]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: asyncdb against raw clients and plain baselines, side by side."""
-    session.install("-e", ".[all,test]")
+    session.install("-e", ".[all,server,test]")
     session.run("python", "-m", "benchmarks.run", *session.posargs)
