@@ -51,9 +51,7 @@ def couchdb_server() -> Iterator[str]:
         "--no-color",
     ]
     try:
-        with running_server(
-            command, http_ready(url + "/"), cwd=scratch, log_name="pouchdb-server"
-        ):
+        with running_server(command, http_ready(url + "/"), cwd=scratch, log_name="pouchdb-server"):
             yield url
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -7,7 +7,9 @@ the client alone:
 - the field name must be plain (Mango reads ``.`` as nesting and a leading ``$`` as an
   operator), which also keeps escaped ``~asyncdb`` keys out;
 - every value must be a string, boolean, null or a number that the stored form holds as
-  a plain JSON number (integers beyond 2**53 are stored as strings, see ``_codec``).
+  a plain JSON number (integers beyond 2**53 are stored as strings, see ``_codec``);
+- an ``$in`` list must not hold null: pouchdb-server's ``$in`` never matches a stored null
+  (CouchDB's does), so such a condition is checked on the client only.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def selector(query: Query) -> dict[str, Any]:
             continue
         if not all(_pushable(value) for value in condition.values):
             continue
+        if len(condition.values) > 1 and None in condition.values:
+            continue
         if len(condition.values) == 1:
             result[condition.field] = {"$eq": condition.values[0]}
         else:
@@ -44,12 +48,18 @@ def selector(query: Query) -> dict[str, Any]:
     return result
 
 
-def find_request(base: dict[str, Any], after: str | None, limit: int) -> dict[str, Any]:
+def find_request(
+    base: dict[str, Any], after: str | None, limit: int, endkey: str | None = None
+) -> dict[str, Any]:
     """One page of a key-ordered ``_find``: ids greater than ``after``, in id order.
 
     Paging by ``_id`` works on CouchDB and on servers without bookmarks (pouchdb-server);
-    sorting by ``_id`` keeps it correct whichever index the server chooses.
+    sorting by ``_id`` keeps it correct whichever index the server chooses. ``endkey``
+    bounds the ids from above where the server needs it (pouchdb-server, see the driver).
     """
     page_selector = dict(base)
-    page_selector["_id"] = {"$gt": after if after is not None else ""}
+    ids: dict[str, str] = {"$gt": after if after is not None else ""}
+    if endkey is not None:
+        ids["$lte"] = endkey
+    page_selector["_id"] = ids
     return {"selector": page_selector, "limit": limit, "sort": [{"_id": "asc"}]}

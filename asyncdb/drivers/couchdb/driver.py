@@ -62,6 +62,14 @@ logger = logging.getLogger("asyncdb")
 #: CouchDB would refuse a whole ``_bulk_docs`` request over it (400), so it fails alone.
 _REVISION: Final = re.compile(r"[0-9]+-[0-9A-Za-z]+")
 _FIND_PAGE: Final = 1000
+_UTF16_MAX: Final = "\uffff" * 8
+
+
+class _Unknown:
+    """A setting not learnt from the server yet."""
+
+
+_UNKNOWN: Final = _Unknown()
 
 
 def _rev_of(value: object) -> str | None:
@@ -112,6 +120,9 @@ class CouchDBDriver(Driver):
         # Whether HEAD's ETag is the revision (CouchDB) or an opaque hash (pouchdb-server);
         # learnt from the first HEAD, then the cheaper way is used directly.
         self._etag_is_revision: bool | None = None
+        # The ``endkey`` a scan sends: none on CouchDB (its default covers every id);
+        # pouchdb-server's in-memory store stops early without one. Learnt from ``GET /``.
+        self._scan_endkey: str | _Unknown | None = _UNKNOWN
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -214,7 +225,7 @@ class CouchDBDriver(Driver):
             if self._etag_is_revision is None:
                 logger.debug("CouchDB ETag is not a revision here; reading revisions by key")
             self._etag_is_revision = False
-        key = quote(json.dumps(doc_id), safe="")
+        key = _json_param(doc_id)
         reply = await self._transport.request(
             "GET", f"{_db(collection)}/_all_docs?key={key}", passthrough=(404,)
         )
@@ -311,7 +322,10 @@ class CouchDBDriver(Driver):
         wanted = limit + 1 if after is None else limit + 2
         query = f"?include_docs=true&limit={wanted}"
         if after is not None:
-            query += "&startkey=" + quote(json.dumps(after), safe="")
+            query += "&startkey=" + _json_param(after)
+        endkey = await self._endkey()
+        if endkey is not None:
+            query += "&endkey=" + _json_param(endkey)
         reply = await self._transport.request(
             "GET", f"{_db(collection)}/_all_docs{query}", passthrough=(404,)
         )
@@ -326,6 +340,14 @@ class CouchDBDriver(Driver):
         ]
         more = len(rows) > limit
         return ScanPage(records, str(consumed[-1]["id"]) if more and consumed else None)
+
+    async def _endkey(self) -> str | None:
+        if isinstance(self._scan_endkey, _Unknown):
+            reply = await self._transport.request("GET", "/")
+            welcome = reply.data if isinstance(reply.data, dict) else {}
+            # pouchdb-server orders ids as UTF-16 strings: this sorts after every id.
+            self._scan_endkey = None if "couchdb" in welcome else _UTF16_MAX
+        return self._scan_endkey
 
     # -- fast paths ------------------------------------------------------------------------
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
@@ -468,8 +490,9 @@ class CouchDBDriver(Driver):
         fields = _projection(query)
         matches: list[Record] = []
         after: str | None = None
+        endkey = await self._endkey()
         while True:
-            request = find_request(base, after, page_size)
+            request = find_request(base, after, page_size, endkey)
             if fields is not None:
                 request["fields"] = fields
             reply = await self._request(
@@ -511,6 +534,11 @@ class CouchDBDriver(Driver):
 
     async def drop_collection(self, collection: str) -> None:
         await self._transport.request("DELETE", _db(collection), passthrough=(404,))
+
+
+def _json_param(value: str) -> str:
+    """A JSON string as a query-string value (startkey, endkey, key)."""
+    return quote(json.dumps(value, ensure_ascii=False), safe="")
 
 
 def _db(collection: str) -> str:
