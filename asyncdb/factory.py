@@ -33,6 +33,7 @@ _singleton: tuple[Settings, DatabaseService] | None = None
 
 def build_driver(settings: Settings) -> Driver:
     """The chosen provider's driver, wrapped in the prefix middleware when one is set."""
+    settings = settings.resolved()
     driver_class = load_provider(settings.database_provider)
     driver: Driver = driver_class.from_settings(settings)
     if settings.collection_prefix:

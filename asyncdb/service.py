@@ -427,6 +427,25 @@ class DatabaseService:
         await self._driver.ensure_index(collection, query.fields)
 
     @_backend_errors
+    async def list_collections(self) -> list[str]:
+        """Names of the collections that hold documents (with this service's prefix, shown
+        without it), sorted. Names that are not valid collection names (a backend's system
+        databases or tables) are left out. ``BackendError`` if the backend cannot list."""
+        try:
+            names = await self._driver.list_collections()
+        except NotImplementedError as exc:
+            raise BackendError(
+                f"{self._description} cannot list its collections; name them explicitly"
+            ) from exc
+        valid = []
+        for name in names:
+            try:
+                valid.append(validate_collection_name(name))
+            except InvalidNameError:
+                continue
+        return sorted(valid)
+
+    @_backend_errors
     async def drop_collection(self, collection: str) -> None:
         """Delete the collection and all its documents; a missing one is not an error."""
         self._collection(collection)

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_PROVIDER", "database_provider"),
         description="memory, couchdb, firestore, dynamodb, or a provider from an entry point",
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="a provider URL (memory://, couchdb://..., dynamodb://..., firestore://...); "
+        "it sets the provider and its connection settings",
+    )
     collection_prefix: str = Field(
         default="",
         validation_alias=AliasChoices("DATABASE_COLLECTION_PREFIX", "collection_prefix"),
@@ -103,6 +109,29 @@ class Settings(BaseSettings):
         default="(default)",
         validation_alias=AliasChoices("FIRESTORE_DATABASE", "firestore_database"),
     )
+
+    def resolved(self) -> Settings:
+        """These settings with ``DATABASE_URL`` expanded into the fields it stands for.
+
+        A provider chosen explicitly (``DATABASE_PROVIDER``) that contradicts the URL is a
+        ``ConfigurationError``: asyncdb never guesses which one was meant.
+        """
+        if self.database_url is None:
+            return self
+        from asyncdb.urls import settings_from_url
+
+        expanded = settings_from_url(self.database_url.get_secret_value(), base=self)
+        if (
+            "database_provider" in self.model_fields_set
+            and self.database_provider != expanded.database_provider
+        ):
+            from asyncdb.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"DATABASE_PROVIDER={self.database_provider!r} contradicts DATABASE_URL, "
+                f"which names {expanded.database_provider!r}; set only one of them"
+            )
+        return expanded
 
     @field_validator("database_provider")
     @classmethod

@@ -185,6 +185,11 @@ class SyncDatabaseService:
         """See ``DatabaseService.ensure_index``."""
         self._call(self._service.ensure_index, collection, fields)
 
+    def list_collections(self) -> list[str]:
+        """See ``DatabaseService.list_collections``."""
+        result: list[str] = self._call(self._service.list_collections)
+        return result
+
     def drop_collection(self, collection: str) -> None:
         """See ``DatabaseService.drop_collection``."""
         self._call(self._service.drop_collection, collection)

@@ -249,6 +249,11 @@ class Driver(abc.ABC):
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:  # noqa: B027
         """Create an index on ``fields`` where the backend needs one; default: nothing."""
 
+    async def list_collections(self) -> list[str]:
+        """Names of the collections that exist. Optional: the default says the backend
+        cannot list them (callers then have to name collections themselves)."""
+        raise NotImplementedError(f"the {self.name} driver cannot list its collections")
+
     async def drop_collection(self, collection: str) -> None:
         """Remove the collection and every document in it; missing is not an error."""
         while True:

@@ -163,6 +163,10 @@ class MemoryDriver(Driver):
                     outcomes.append(WriteOutcome(request.id, error=exc))
         return outcomes
 
+    async def list_collections(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, docs in self._collections.items() if docs.docs)
+
     async def drop_collection(self, collection: str) -> None:
         with self._lock:
             self._collections.pop(collection, None)

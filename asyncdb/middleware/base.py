@@ -88,5 +88,8 @@ class DriverWrapper(Driver):
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
         await self.inner.ensure_index(self.collection(collection), fields)
 
+    async def list_collections(self) -> list[str]:
+        return await self.inner.list_collections()
+
     async def drop_collection(self, collection: str) -> None:
         await self.inner.drop_collection(self.collection(collection))

@@ -20,5 +20,10 @@ class PrefixMiddleware(DriverWrapper):
     def collection(self, name: str) -> str:
         return self.prefix + name
 
+    async def list_collections(self) -> list[str]:
+        """The inner driver's collections that carry the prefix, without it."""
+        names = await self.inner.list_collections()
+        return [name[len(self.prefix) :] for name in names if name.startswith(self.prefix)]
+
     def describe(self) -> str:
         return f"{self.inner.describe()} (prefix {self.prefix!r})"
