@@ -15,6 +15,7 @@ thread, since ``google.auth`` reads files and may ask the metadata server.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -116,8 +117,10 @@ async def _credentials(config: ConnectionConfig) -> tuple[Any, str | None]:
     if config.credentials is not None:
         return config.credentials, getattr(config.credentials, "project_id", None)
     try:
-        if config.credentials_file:
-            path = config.credentials_file
+        path = config.credentials_file
+        if path and path != os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            # A file other than the one google.auth.default() reads by itself (the
+            # generic loader is deprecated upstream, but it is the user's own file).
             loaded = await anyio.to_thread.run_sync(
                 lambda: google.auth.load_credentials_from_file(path, scopes=scopes)  # type: ignore[no-untyped-call]
             )

@@ -1,0 +1,22 @@
+"""The conformance suite on the Firestore driver (emulator), awaited and through the sync
+facade."""
+
+from __future__ import annotations
+
+import pytest
+
+from asyncdb.drivers.firestore import FirestoreDriver
+from asyncdb.testing import ConformanceSuite, DriverFactory
+from tests.servers.firestore import TEST_PROJECT
+
+
+class TestFirestoreConformance(ConformanceSuite):
+    @pytest.fixture
+    def driver_factory(self, firestore_host: str) -> DriverFactory:
+        return lambda: FirestoreDriver(
+            project=TEST_PROJECT, emulator_host=firestore_host, request_timeout=30.0, max_retries=2
+        )
+
+
+class TestFirestoreConformanceThroughSyncFacade(TestFirestoreConformance):
+    via_sync_facade = True
