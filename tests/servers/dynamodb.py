@@ -1,0 +1,102 @@
+"""Start a DynamoDB emulator for the tests and benchmarks, or use the endpoint named by
+``ASYNCDB_TEST_DYNAMODB_URL`` (any DynamoDB-compatible server): then nothing starts.
+
+Two independent emulators, because each has its own quirks:
+- dynalite (npm, pure JavaScript): close to AWS on limits and number normalisation;
+- moto (PyPI ``moto[server]``): lax on limits, keeps numbers as written.
+Both take any credentials; the tests use dummy ones and region ``us-east-1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tests.servers._process import free_port, http_ready, npm_package, running_server
+
+__all__ = [
+    "DYNALITE_VERSION",
+    "ENV_VAR",
+    "REGION",
+    "DynamoDBEndpoint",
+    "dynalite_server",
+    "dynamodb_server",
+    "moto_server",
+]
+
+ENV_VAR = "ASYNCDB_TEST_DYNAMODB_URL"
+#: Pinned so that every run tests the same emulator (``npm view dynalite version``).
+DYNALITE_VERSION = "4.0.0"
+REGION = "us-east-1"
+ACCESS_KEY_ID = "asyncdb-test"
+SECRET_ACCESS_KEY = "asyncdb-test-secret"  # noqa: S105 - a dummy for emulators
+
+
+@dataclass(frozen=True)
+class DynamoDBEndpoint:
+    """Where a DynamoDB-compatible server answers, and which one it is."""
+
+    kind: str  # "dynalite", "moto" or "external"
+    url: str
+
+    def driver_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``DynamoDBDriver`` (dummy credentials unless external)."""
+        kwargs = {"endpoint_url": self.url, "region": REGION}
+        if self.kind != "external" or not os.environ.get("AWS_ACCESS_KEY_ID"):
+            kwargs["aws_access_key_id"] = ACCESS_KEY_ID
+            kwargs["aws_secret_access_key"] = SECRET_ACCESS_KEY
+        return kwargs
+
+
+@contextlib.contextmanager
+def dynalite_server() -> Iterator[DynamoDBEndpoint]:
+    """Run dynalite (installed under the test cache on first use) until the block ends."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed")
+    entry = npm_package("dynalite", DYNALITE_VERSION, "cli.js")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        node,
+        str(entry),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--createTableMs",
+        "0",
+        "--deleteTableMs",
+        "0",
+        "--updateTableMs",
+        "0",
+    ]
+    with running_server(command, http_ready(url + "/"), log_name="dynalite"):
+        yield DynamoDBEndpoint("dynalite", url)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[DynamoDBEndpoint]:
+    """Run moto's server (``python -m moto.server``) until the block ends."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with running_server(command, http_ready(url + "/moto-api/"), log_name="moto"):
+        yield DynamoDBEndpoint("moto", url)
+
+
+@contextlib.contextmanager
+def dynamodb_server(kind: str = "dynalite") -> Iterator[DynamoDBEndpoint]:
+    """The server of ``kind`` ("dynalite" or "moto"), or the external one if the
+    environment names it. Raises ``RuntimeError`` when no server can be started."""
+    external = os.environ.get(ENV_VAR)
+    if external:
+        yield DynamoDBEndpoint("external", external.rstrip("/"))
+        return
+    server = dynalite_server if kind == "dynalite" else moto_server
+    with server() as endpoint:
+        yield endpoint
