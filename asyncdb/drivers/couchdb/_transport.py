@@ -10,6 +10,7 @@ the URL is handed to aiohttp as encoded, so nothing is re-encoded or normalised.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -117,11 +118,11 @@ class Transport:
         self._max_retries = max_retries
         self._pool_size = pool_size
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else verify_tls
-        self._auth = (
-            aiohttp.BasicAuth(address.user, address.password or "", encoding="utf-8")
-            if address.user is not None
-            else None
-        )
+        self._headers = dict(_HEADERS)
+        if address.user is not None:
+            # Basic auth on every request (never logged; describe() shows the user only).
+            token = f"{address.user}:{address.password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -130,8 +131,7 @@ class Transport:
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                auth=self._auth,
-                headers=_HEADERS,
+                headers=self._headers,
                 timeout=self._timeout,
                 json_serialize=json.dumps,
             )

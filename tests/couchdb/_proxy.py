@@ -1,0 +1,83 @@
+"""A loopback HTTP proxy in front of the real server: counts and records requests, and
+injects faults (error statuses, dropped connections) into the next N of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from tests.servers._process import free_port
+
+_HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+@dataclass
+class Seen:
+    method: str
+    raw_path: str  # exactly as it arrived, still percent-encoded
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    seen: list[Seen] = field(default_factory=list)
+    fail_status: int = 503
+    fail_remaining: int = 0
+    drop_remaining: int = 0
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _client: aiohttp.ClientSession | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self._client = aiohttp.ClientSession(auto_decompress=False)
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        self.fail_remaining, self.fail_status = count, status
+
+    def drop_next(self, count: int) -> None:
+        self.drop_remaining = count
+
+    def reset(self) -> None:
+        self.seen.clear()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(Seen(request.method, request.raw_path))
+        if self.drop_remaining:
+            self.drop_remaining -= 1
+            assert request.transport is not None
+            request.transport.close()  # the client sees the connection reset mid-request
+            return web.Response(status=500)
+        if self.fail_remaining:
+            self.fail_remaining -= 1
+            return web.json_response(
+                {"error": "unavailable", "reason": "injected"}, status=self.fail_status
+            )
+        assert self._client is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        body = await request.read()
+        target = URL(self.upstream.rstrip("/") + request.raw_path, encoded=True)
+        async with self._client.request(
+            request.method, target, headers=headers, data=body or None, allow_redirects=False
+        ) as upstream:
+            payload = await upstream.read()
+            out_headers = {
+                k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS
+            }
+            return web.Response(status=upstream.status, body=payload, headers=out_headers)
