@@ -1,0 +1,118 @@
+"""``DocumentModel``: the pydantic base of every typed document, and its field types.
+
+A model maps one stored document: ``id`` is the document's ``_id`` and ``rev`` its
+``_rev`` (both aliases, so ``model_validate`` takes a stored document as it is and
+``to_document`` gives one back). Unknown fields are kept (``extra="allow"``): a model never
+drops data that an older or newer writer stored. Timestamps are timezone-aware
+``datetime`` objects in Python and ISO 8601 strings in UTC in storage.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated, ClassVar, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
+
+from asyncdb.documents import Document, validate_document_id
+from asyncdb.errors import InvalidNameError
+
+__all__ = ["DocumentModel", "StoredSecret", "UtcDateTime", "utc_now"]
+
+
+def utc_now() -> _dt.datetime:
+    """The current time, timezone-aware, in UTC."""
+    return _dt.datetime.now(_dt.UTC)
+
+
+def _as_utc(value: _dt.datetime) -> _dt.datetime:
+    # Stored timestamps are UTC; a naive one (as older writers produced with utcnow())
+    # is read as UTC rather than refused.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_dt.UTC)
+    return value.astimezone(_dt.UTC)
+
+
+def _iso(value: _dt.datetime) -> str:
+    return value.isoformat()
+
+
+#: A timezone-aware ``datetime`` in UTC; stored as an ISO 8601 string (``+00:00``).
+#: Naive input is taken to be UTC; other offsets are converted.
+UtcDateTime = Annotated[
+    _dt.datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+]
+
+
+def _reveal(value: SecretStr) -> str:
+    return value.get_secret_value()
+
+
+#: A secret string: masked in ``repr``, ``str`` and Python-mode dumps, so that logging a
+#: model never shows it; written in clear by JSON-mode dumps, which is the storage form.
+StoredSecret = Annotated[SecretStr, PlainSerializer(_reveal, return_type=str, when_used="json")]
+
+
+class DocumentModel(BaseModel):
+    """Base of typed documents: ``id`` ↔ ``_id``, ``rev`` ↔ ``_rev``, extra fields kept.
+
+    Subclasses set ``collection_name`` (the default collection of a ``TypedCollection``)
+    and may list ``secret_fields``: top-level fields that listings leave out unless asked
+    (``include_secrets=True``).
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    collection_name: ClassVar[str | None] = None
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+
+    id: str = Field(alias="_id", description="the document id")
+    rev: str | None = Field(
+        default=None,
+        alias="_rev",
+        description="the revision read; a write with it is conditional on it being current",
+    )
+
+    _secrets_withheld: bool = PrivateAttr(default=False)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        try:
+            return validate_document_id(value)
+        except InvalidNameError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def secrets_withheld(self) -> bool:
+        """True if this instance came from a listing that left the secret fields out."""
+        return self._secrets_withheld
+
+    def to_document(self, *, include_rev: bool = True) -> Document:
+        """The storage form: plain JSON with ``_id`` (and ``_rev`` if known and wanted)."""
+        document: Document = self.model_dump(mode="json", by_alias=True)
+        if not include_rev or document.get("_rev") is None:
+            document.pop("_rev", None)
+        return document
+
+    @classmethod
+    def from_document(cls, document: Document, *, include_secrets: bool = True) -> Self:
+        """Validate a stored document; without ``include_secrets`` the secret fields are
+        dropped first and the instance remembers it (saving it back is refused)."""
+        if include_secrets or not cls.secret_fields:
+            return cls.model_validate(document)
+        trimmed = {key: value for key, value in document.items() if key not in cls.secret_fields}
+        model = cls.model_validate(trimmed)
+        model._secrets_withheld = True
+        return model
