@@ -17,12 +17,14 @@ __all__ = [
     "DocumentTooLargeError",
     "InvalidCursorError",
     "InvalidDocumentError",
+    "InvalidExportError",
     "InvalidNameError",
     "InvalidQueryError",
     "NotFoundError",
     "ServiceClosedError",
     "SyncFacadeMisuseError",
     "ValidationError",
+    "first_error",
 ]
 
 
@@ -72,6 +74,14 @@ class InvalidQueryError(ValidationError):
     """A ``find`` filter, projection or limit that the portable query language refuses."""
 
 
+class InvalidExportError(ValidationError):
+    """An export file (NDJSON) line that is not a valid record; ``line`` is 1-based."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+
+
 class DocumentTooLargeError(AsyncDBError):
     """The document is larger than the contract's size limit."""
 
@@ -118,3 +128,17 @@ class SyncFacadeMisuseError(AsyncDBError, RuntimeError):
     """The blocking facade was called from a thread that runs an event loop."""
 
     status_code = 500
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that matters in a task group's ``ExceptionGroup``: the first one
+    that is not a cancellation (the others were usually cancelled because of it)."""
+    import anyio
+
+    cancelled = anyio.get_cancelled_exc_class()
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            exc = first_error(exc)
+        if not isinstance(exc, cancelled):
+            return exc
+    return group.exceptions[0]

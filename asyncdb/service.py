@@ -36,6 +36,7 @@ from asyncdb.errors import (
     NotFoundError,
     ServiceClosedError,
     ValidationError,
+    first_error,
 )
 from asyncdb.query import parse_query
 from asyncdb.results import BulkResult, Page
@@ -67,7 +68,11 @@ def _backend_errors(
         if self._closed:
             raise ServiceClosedError("this DatabaseService has been closed")
         try:
-            return await method(self, *args, **kwargs)
+            try:
+                return await method(self, *args, **kwargs)
+            except BaseExceptionGroup as group:
+                # Concurrent chunks run in task groups: surface the error that matters.
+                raise first_error(group) from None
         except AsyncDBError:
             raise
         except Exception as exc:

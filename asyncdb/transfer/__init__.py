@@ -1,0 +1,20 @@
+"""Moving data between providers: export, import, migrate, verify — streaming, resumable."""
+
+from asyncdb.transfer.checkpoint import Checkpoint, fingerprint
+from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
+from asyncdb.transfer.progress import Progress
+from asyncdb.transfer.verify import Difference, VerifyReport, content_hash, verify
+
+__all__ = [
+    "Checkpoint",
+    "Difference",
+    "Progress",
+    "TransferReport",
+    "VerifyReport",
+    "content_hash",
+    "export_collections",
+    "fingerprint",
+    "import_file",
+    "migrate",
+    "verify",
+]

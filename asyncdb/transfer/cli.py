@@ -1,0 +1,175 @@
+"""The ``export``, ``import`` and ``migrate`` commands of the ``asyncdb`` CLI.
+
+``add_commands(subparsers)`` registers them on the CLI's argparse sub-parsers; each
+command's handler returns the process exit status: 0 done (and, with ``--verify``, equal),
+1 a failure or a difference, 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from asyncdb.errors import AsyncDBError, ConfigurationError
+from asyncdb.factory import create_database_service
+from asyncdb.service import DatabaseService
+from asyncdb.settings import Settings
+from asyncdb.transfer.checkpoint import fingerprint
+from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
+from asyncdb.transfer.progress import Progress
+from asyncdb.transfer.verify import VerifyReport, verify
+from asyncdb.urls import redact_url, settings_from_url
+
+__all__ = ["add_commands"]
+
+logger = logging.getLogger("asyncdb")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``export``, ``import`` and ``migrate`` on an argparse sub-parser group."""
+    url_help = "provider URL (default: DATABASE_URL / DATABASE_PROVIDER from the environment)"
+
+    export = subparsers.add_parser("export", help="write collections to an NDJSON file")
+    export.add_argument("file", type=Path, help="output file; .gz compresses")
+    export.add_argument("--url", help=url_help)
+    _common(export)
+    export.set_defaults(handler=_export)
+
+    imp = subparsers.add_parser("import", help="read an NDJSON export into a provider")
+    imp.add_argument("file", type=Path, help="input file (.gz is decompressed)")
+    imp.add_argument("--url", help=url_help)
+    imp.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    imp.add_argument("--quiet", action="store_true", help="no progress output")
+    imp.set_defaults(handler=_import)
+
+    mig = subparsers.add_parser("migrate", help="copy collections from one provider to another")
+    mig.add_argument("--from", dest="source", required=True, help="source provider URL")
+    mig.add_argument("--to", dest="target", required=True, help="target provider URL")
+    mig.add_argument("--verify", action="store_true", help="compare both sides afterwards")
+    mig.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="checkpoint file (default: .asyncdb-migrate-<id>.json in the current directory)",
+    )
+    _common(mig)
+    mig.set_defaults(handler=_migrate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--collections", help="comma-separated collection names (default: all of them)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="read and count, write nothing")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _service(url: str | None) -> DatabaseService:
+    settings = Settings() if url is None else settings_from_url(url)
+    return create_database_service(settings)
+
+
+def _collections(args: argparse.Namespace) -> list[str] | None:
+    if not args.collections:
+        return None
+    return [name.strip() for name in args.collections.split(",") if name.strip()]
+
+
+def _run(job: Callable[[], Awaitable[int]], err: TextIO) -> int:
+    try:
+        return anyio.run(job)
+    except ConfigurationError as exc:
+        err.write(f"asyncdb: configuration error: {exc}\n")
+        return 2
+    except AsyncDBError as exc:
+        err.write(f"asyncdb: {type(exc).__name__}: {exc}\n")
+        return 1
+    except OSError as exc:
+        err.write(f"asyncdb: {exc}\n")
+        return 1
+
+
+_PAST = {"export": "exported", "import": "imported", "copy": "copied"}
+
+
+def _summary(report: TransferReport, verb: str, out: TextIO) -> None:
+    what = f"would {verb}" if report.dry_run else _PAST[verb]
+    for name, count in report.counts.items():
+        out.write(f"{name}: {count} documents\n")
+    out.write(f"{what} {report.total} documents in {len(report.counts)} collections\n")
+
+
+def _export(args: argparse.Namespace) -> int:
+    async def job() -> int:
+        async with _service(args.url) as source:
+            report = await export_collections(
+                source,
+                args.file,
+                _collections(args),
+                dry_run=args.dry_run,
+                progress=Progress(quiet=args.quiet),
+            )
+        _summary(report, "export", sys.stdout)
+        return 0
+
+    return _run(job, sys.stderr)
+
+
+def _import(args: argparse.Namespace) -> int:
+    async def job() -> int:
+        async with _service(args.url) as target:
+            report = await import_file(
+                target, args.file, dry_run=args.dry_run, progress=Progress(quiet=args.quiet)
+            )
+        _summary(report, "import", sys.stdout)
+        return 0
+
+    return _run(job, sys.stderr)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    collections = _collections(args)
+    identity = fingerprint(
+        redact_url(args.source), redact_url(args.target), ",".join(sorted(collections or []))
+    )
+    checkpoint = args.checkpoint or Path(f".asyncdb-migrate-{identity[:12]}.json")
+
+    async def job() -> int:
+        async with _service(args.source) as source, _service(args.target) as target:
+            progress = Progress(quiet=args.quiet)
+            progress.note(f"migrating {redact_url(args.source)} -> {redact_url(args.target)}")
+            report = await migrate(
+                source,
+                target,
+                collections,
+                checkpoint_path=checkpoint,
+                checkpoint_id=identity,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+            _summary(report, "copy", sys.stdout)
+            if not args.verify:
+                return 0
+            progress.note("verifying ...")
+            result = await verify(source, target, collections)
+            _print_verification(result, sys.stdout)
+            return 0 if result.equal else 1
+
+    return _run(job, sys.stderr)
+
+
+def _print_verification(result: VerifyReport, out: TextIO) -> None:
+    for name, (source_count, target_count) in result.counts.items():
+        out.write(f"{name}: source {source_count}, target {target_count}\n")
+    for difference in result.differences:
+        out.write(f"  {difference.kind}: {difference.collection}/{difference.id}\n")
+    out.write(
+        "verified: identical\n"
+        if result.equal
+        else f"verified: {len(result.differences)} differences\n"
+    )

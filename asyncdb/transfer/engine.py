@@ -1,0 +1,277 @@
+"""Streaming export, import and migration between any two services.
+
+Everything streams page by page (one page read ahead while the previous one is written),
+so memory stays bounded whatever the size of a collection. Writes go through
+``save_many``: each backend's native batch call, chunked and run with bounded
+concurrency. Documents are written without their revision (unconditional upserts), so
+running a transfer again never duplicates or corrupts anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from asyncdb.documents import Document
+from asyncdb.errors import BackendUnavailableError, first_error
+from asyncdb.service import DatabaseService
+from asyncdb.transfer.checkpoint import Checkpoint
+from asyncdb.transfer.ndjson import ExportWriter, read_records
+from asyncdb.transfer.progress import Progress
+
+__all__ = ["TransferReport", "export_collections", "import_file", "migrate"]
+
+logger = logging.getLogger("asyncdb")
+
+PAGE_SIZE = 500
+WRITE_ATTEMPTS = 5
+
+
+@dataclass
+class TransferReport:
+    """Documents copied (or, on a dry run, that would be) per collection."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def collections_of(service: DatabaseService, wanted: Sequence[str] | None) -> list[str]:
+    """``wanted`` (checked against the contract), or every collection of ``service``."""
+    if wanted:
+        from asyncdb.documents import validate_collection_name
+
+        return [validate_collection_name(name) for name in wanted]
+    return await service.list_collections()
+
+
+async def _pages(
+    service: DatabaseService, collection: str, cursor: str | None, page_size: int
+) -> AsyncIterator[tuple[list[Document], str | None]]:
+    while True:
+        page = await service.list_page(collection, limit=page_size, cursor=cursor)
+        yield page.items, page.next_cursor
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+PageHandler = Callable[[list[Document], str | None], Awaitable[None]]
+
+
+async def for_each_page(
+    service: DatabaseService,
+    collection: str,
+    cursor: str | None,
+    page_size: int,
+    handle: PageHandler,
+) -> None:
+    """Call ``handle(items, next_cursor)`` for each page of ``collection`` after ``cursor``,
+    reading the next page while ``handle`` works on the current one (one page ahead)."""
+    send, receive = anyio.create_memory_object_stream[tuple[list[Document], str | None]](1)
+
+    async def produce() -> None:
+        async with send:
+            async for page in _pages(service, collection, cursor, page_size):
+                await send.send(page)
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(produce)
+            async with receive:
+                async for items, next_cursor in receive:
+                    await handle(items, next_cursor)
+    except BaseExceptionGroup as errors:
+        raise first_error(errors) from None
+
+
+async def write_batch(target: DatabaseService, collection: str, docs: list[Document]) -> None:
+    """Upsert ``docs`` (revisions dropped), retrying what the backend could not take."""
+    pending = [{k: v for k, v in doc.items() if k != "_rev"} for doc in docs]
+    for attempt in range(WRITE_ATTEMPTS):
+        result = await target.save_many(collection, pending)
+        failed = {outcome.id for outcome in result.failed}
+        if not failed:
+            return
+        retryable = all(isinstance(o.error, BackendUnavailableError) for o in result.failed)
+        if not retryable or attempt == WRITE_ATTEMPTS - 1:
+            logger.error("%d documents of %r could not be written", len(failed), collection)
+            result.raise_for_errors()
+        pending = [doc for doc in pending if doc["_id"] in failed]
+        await anyio.sleep(0.2 * 2**attempt)
+
+
+async def export_collections(
+    source: DatabaseService,
+    path: Path,
+    collections: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    page_size: int = PAGE_SIZE,
+) -> TransferReport:
+    """Write the collections (all by default) to the NDJSON file ``path``."""
+    progress = progress or Progress(quiet=True)
+    report = TransferReport(dry_run=dry_run)
+    names = await collections_of(source, collections)
+
+    async def export_all(writer: ExportWriter | None) -> None:
+        for name in names:
+            progress.start(name)
+
+            async def write(items: list[Document], _: str | None, name: str = name) -> None:
+                if writer is not None:
+                    for doc in items:
+                        writer.write(name, doc)
+                progress.advance(len(items))
+
+            await for_each_page(source, name, None, page_size, write)
+            report.counts[name] = progress.counts[name]
+            progress.finish()
+
+    if dry_run:
+        await export_all(None)
+    else:
+        with ExportWriter(path) as writer:
+            await export_all(writer)
+    return report
+
+
+async def import_file(
+    target: DatabaseService,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = PAGE_SIZE,
+) -> TransferReport:
+    """Upsert every document of the NDJSON file ``path`` into ``target``.
+
+    The first invalid line stops the import with ``InvalidExportError`` (its line number):
+    every document before it is written completely, nothing after it is written.
+    """
+    progress = progress or Progress(quiet=True)
+    report = TransferReport(dry_run=dry_run)
+    batch: list[Document] = []
+    batch_collection: str | None = None
+
+    async def flush() -> None:
+        nonlocal batch
+        if batch and batch_collection is not None:
+            if not dry_run:
+                await write_batch(target, batch_collection, batch)
+            progress.advance(len(batch))
+            report.counts[batch_collection] = report.counts.get(batch_collection, 0) + len(batch)
+        batch = []
+
+    try:
+        for record in read_records(path):
+            if record.collection != batch_collection or len(batch) >= batch_size:
+                await flush()
+                if record.collection != batch_collection:
+                    if batch_collection is not None:
+                        progress.finish()
+                    batch_collection = record.collection
+                    progress.start(record.collection, done=report.counts.get(record.collection, 0))
+            batch.append({"_id": record.id, **record.doc})
+    finally:
+        # Lines before a bad one are written whole; the bad line's error then propagates.
+        await flush()
+    if batch_collection is not None:
+        progress.finish()
+    return report
+
+
+async def migrate(
+    source: DatabaseService,
+    target: DatabaseService,
+    collections: Sequence[str] | None = None,
+    *,
+    checkpoint_path: Path | None = None,
+    checkpoint_id: str = "",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    page_size: int = PAGE_SIZE,
+) -> TransferReport:
+    """Copy collections from ``source`` to ``target``, resumable through a checkpoint.
+
+    With ``checkpoint_path``, progress is recorded after every page that was completely
+    written; a later call with the same ``checkpoint_id`` skips finished collections and
+    continues the interrupted one after its last written page.
+    """
+    progress = progress or Progress(quiet=True)
+    report = TransferReport(dry_run=dry_run)
+    names = await collections_of(source, collections)
+    state: Checkpoint | None = None
+    if checkpoint_path is not None and not dry_run:
+        state = Checkpoint.load(checkpoint_path, checkpoint_id)
+        if state is not None:
+            progress.note(
+                f"resuming: {len(state.finished)} collections done"
+                + (
+                    f", {state.collection} after {state.copied} documents"
+                    if state.collection
+                    else ""
+                )
+            )
+        else:
+            state = Checkpoint(checkpoint_id)
+    for name in names:
+        if state is not None and name in state.finished:
+            continue
+        resume = state is not None and state.collection == name
+        cursor = state.cursor if resume and state is not None else None
+        done = state.copied if resume and state is not None else 0
+
+        def record(copied: int, next_cursor: str, name: str = name) -> None:
+            if state is not None and checkpoint_path is not None:
+                state.collection, state.cursor, state.copied = name, next_cursor, copied
+                state.save(checkpoint_path)
+
+        progress.start(name, done=done)
+        report.counts[name] = await _copy_collection(
+            source, target, name, cursor, done, page_size, dry_run, progress, record
+        )
+        progress.finish()
+        if state is not None and checkpoint_path is not None:
+            state.finished.append(name)
+            state.collection, state.cursor, state.copied = None, None, 0
+            state.save(checkpoint_path)
+    if checkpoint_path is not None and not dry_run:
+        Checkpoint.remove(checkpoint_path)
+    return report
+
+
+async def _copy_collection(
+    source: DatabaseService,
+    target: DatabaseService,
+    name: str,
+    cursor: str | None,
+    done: int,
+    page_size: int,
+    dry_run: bool,
+    progress: Progress,
+    record: Callable[[int, str], None],
+) -> int:
+    """Copy one collection from ``cursor`` on; ``record(copied, next_cursor)`` after each
+    page that is completely written. Returns the number of documents copied in all."""
+    copied = done
+
+    async def copy(items: list[Document], next_cursor: str | None) -> None:
+        nonlocal copied
+        if not dry_run:
+            await write_batch(target, name, items)
+        copied += len(items)
+        progress.advance(len(items))
+        if next_cursor is not None and not dry_run:
+            record(copied, next_cursor)
+
+    await for_each_page(source, name, cursor, page_size, copy)
+    return copied
