@@ -31,6 +31,9 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
+    params = parse_qs(parts.query, keep_blank_values=True)
+    if parts.password is None and not any(name.lower() in _SECRET_PARAMETERS for name in params):
+        return url
     netloc = parts.netloc
     if parts.password is not None:
         user = parts.username or ""
@@ -38,7 +41,7 @@ def redact_url(url: str) -> str:
         netloc = f"{user}:***@{host}"
     query = "&".join(
         f"{name}=***" if name.lower() in _SECRET_PARAMETERS else f"{name}={value}"
-        for name, values in parse_qs(parts.query, keep_blank_values=True).items()
+        for name, values in params.items()
         for value in values
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -26,7 +26,7 @@ from asyncdb.transfer.progress import Progress
 from asyncdb.transfer.verify import VerifyReport, verify
 from asyncdb.urls import redact_url, settings_from_url
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "main"]
 
 logger = logging.getLogger("asyncdb")
 
@@ -173,3 +173,13 @@ def _print_verification(result: VerifyReport, out: TextIO) -> None:
         if result.equal
         else f"verified: {len(result.differences)} differences\n"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m asyncdb.transfer``: the transfer commands on their own (the ``asyncdb``
+    command offers the same ones)."""
+    parser = argparse.ArgumentParser(prog="python -m asyncdb.transfer")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)

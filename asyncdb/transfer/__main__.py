@@ -1,0 +1,7 @@
+"""``python -m asyncdb.transfer export|import|migrate ...``"""
+
+import sys
+
+from asyncdb.transfer.cli import main
+
+sys.exit(main())
