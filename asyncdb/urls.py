@@ -44,7 +44,7 @@ def redact_url(url: str) -> str:
         for name, values in params.items()
         for value in values
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def settings_from_url(url: str, base: Settings | None = None) -> Settings:
