@@ -33,7 +33,7 @@ ENV_VAR = "ASYNCDB_TEST_DYNAMODB_URL"
 DYNALITE_VERSION = "4.0.0"
 REGION = "us-east-1"
 ACCESS_KEY_ID = "asyncdb-test"
-SECRET_ACCESS_KEY = "asyncdb-test-secret"  # noqa: S105 - a dummy for emulators
+SECRET_ACCESS_KEY = "asyncdb-test-secret"
 
 
 @dataclass(frozen=True)

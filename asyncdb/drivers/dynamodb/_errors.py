@@ -20,6 +20,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from asyncdb.errors import (
     AuthenticationError,
@@ -106,9 +109,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether another attempt of the same call may succeed."""
     if isinstance(exc, ClientError):
         return error_code(exc) in TRANSIENT_CODES or _status(exc) >= 500
-    return isinstance(exc, HTTPClientError | asyncio.TimeoutError | OSError) or (
-        type(exc).__module__.startswith("aiohttp")
-    )
+    transient = HTTPClientError | BotoConnectionError | asyncio.TimeoutError | OSError
+    return isinstance(exc, transient) or (type(exc).__module__.startswith("aiohttp"))
 
 
 def is_ambiguous(exc: BaseException) -> bool:

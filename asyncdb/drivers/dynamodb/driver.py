@@ -629,6 +629,18 @@ class DynamoDBDriver(Driver):
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
         """Nothing: ``find`` scans with a filter; secondary indexes are out of scope."""
 
+    async def list_collections(self) -> list[str]:
+        """Every table of the account and region (the prefix middleware keeps its own)."""
+        names: list[str] = []
+        params: dict[str, Any] = {}
+        while True:
+            response = await self._call("list_tables", "", params)
+            names.extend(response.get("TableNames", ()))
+            last = response.get("LastEvaluatedTableName")
+            if not last:
+                return sorted(names)
+            params["ExclusiveStartTableName"] = last
+
     async def drop_collection(self, collection: str) -> None:
         self._tables.discard(collection)
         loop = asyncio.get_running_loop()

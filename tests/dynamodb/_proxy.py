@@ -1,0 +1,88 @@
+"""A loopback HTTP proxy in front of the real emulator, for fault injection and counting.
+
+Every request passes through ``handler(operation, payload, forward)``; the default just
+forwards. A test swaps in a handler that answers with an error (throttling, auth), or
+forwards a reduced request and reports the rest as unprocessed, exactly as DynamoDB may.
+``calls`` lists the operation of every request, in order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.servers._process import free_port
+
+Reply = tuple[int, dict[str, Any]]
+Forward = Callable[[dict[str, Any]], Awaitable[Reply]]
+Handler = Callable[[str, dict[str, Any], Forward], Awaitable[Reply]]
+
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+def error_reply(code: str, message: str, status: int = 400) -> Reply:
+    """A DynamoDB-shaped JSON error."""
+    return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}
+
+
+async def passthrough(operation: str, payload: dict[str, Any], forward: Forward) -> Reply:
+    return await forward(payload)
+
+
+class FaultProxy:
+    """``async with FaultProxy(upstream) as proxy``: ``proxy.url`` is the endpoint to use."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.calls: list[str] = []
+        self.handler: Handler = passthrough
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def count(self, operation: str) -> int:
+        return self.calls.count(operation)
+
+    async def __aenter__(self) -> FaultProxy:
+        self._session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.rpartition(".")[2]
+        self.calls.append(operation)
+        payload = json.loads(await request.read() or b"{}")
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in {"host", "content-length"}
+        }
+
+        async def forward(body: dict[str, Any]) -> Reply:
+            assert self._session is not None
+            async with self._session.post(
+                self.upstream + "/", data=json.dumps(body).encode(), headers=headers
+            ) as response:
+                return response.status, json.loads(await response.read() or b"{}")
+
+        status, body = await self.handler(operation, payload, forward)
+        return web.Response(
+            status=status, body=json.dumps(body).encode(), content_type=CONTENT_TYPE
+        )
