@@ -386,8 +386,10 @@ class CouchDBDriver(Driver):
                     continue
                 payload["_rev"] = write.if_rev
             pending.append(index)
+        # Unconditional writes go out without a revision first: a batch of new documents
+        # then costs one request. Those that exist come back as conflicts; their current
+        # revisions are read in one request and only they are sent again.
         upserts = {i for i in pending if writes[i].if_rev is None and not writes[i].if_absent}
-        await self._attach_revs(collection, payloads, sorted(upserts))
         for attempt in range(self._write_attempts):
             results = await self._bulk(collection, [payloads[i] for i in pending])
             retry: list[int] = []
@@ -402,7 +404,8 @@ class CouchDBDriver(Driver):
             if not retry:
                 return outcomes
             pending = retry
-            await _backoff(attempt)
+            if attempt:
+                await _backoff(attempt)  # a concurrent writer got in between: let it finish
             await self._attach_revs(collection, payloads, retry)
         for index in pending:
             outcomes[index].error = ConflictError(

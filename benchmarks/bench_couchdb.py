@@ -1,0 +1,142 @@
+"""The CouchDB driver through the face against raw aiohttp issuing the same requests.
+
+Both sides talk to the same server (pouchdb-server started here, or the CouchDB named by
+``ASYNCDB_TEST_COUCHDB_URL``) over one aiohttp session each, with the same connection
+limit and headers. The baseline does the least a correct client must: build the URL,
+send the JSON, parse the answer. The difference is asyncdb's cost: validation, the
+number encoding, error mapping, copies. Run: ``python -m benchmarks.bench_couchdb``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import secrets
+import statistics
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from asyncdb.drivers.couchdb import CouchDBDriver
+from asyncdb.drivers.couchdb._transport import parse_server_url
+from asyncdb.service import DatabaseService
+from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks.bench_memory import one_kb_document
+from tests.servers.couchdb import couchdb_server
+
+COUNT = 300
+ROUNDS = 5
+CONCURRENCY = 32
+BULK = 1_000
+POOL = 64
+
+
+class RawCouch:
+    """aiohttp alone: the same requests the driver sends for get and a new-id save."""
+
+    def __init__(self, url: str) -> None:
+        address = parse_server_url(url, None, None)
+        self.base = address.base_url
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if address.user is not None:
+            token = f"{address.user}:{address.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        self.session = aiohttp.ClientSession(
+            headers=headers, connector=aiohttp.TCPConnector(limit=POOL)
+        )
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        async with self.session.request(method, self.base + path, data=data) as response:
+            return json.loads(await response.read())
+
+    async def get(self, db: str, doc_id: str) -> Any:
+        return await self.request("GET", f"/{db}/{quote(doc_id, safe='')}")
+
+    async def save(self, db: str, doc_id: str, doc: dict[str, Any]) -> Any:
+        return await self.request("PUT", f"/{db}/{quote(doc_id, safe='')}", doc)
+
+    async def bulk(self, db: str, docs: list[dict[str, Any]]) -> Any:
+        return await self.request("POST", f"/{db}/_bulk_docs", {"docs": docs})
+
+
+async def paired(
+    face: Callable[[int], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+    concurrency: int,
+) -> tuple[float, float]:
+    """Median rates of ``ROUNDS`` alternating runs: on a busy machine, load drifts; taking
+    turns exposes both sides to the same drift."""
+    face_rates, raw_rates = [], []
+    for _ in range(ROUNDS):
+        face_rates.append(await ops_per_second(face, COUNT, concurrency=concurrency, repeats=1))
+        raw_rates.append(await ops_per_second(raw, COUNT, concurrency=concurrency, repeats=1))
+    return statistics.median(face_rates), statistics.median(raw_rates)
+
+
+async def measure(url: str) -> list[Row]:
+    prefix = f"bench{secrets.token_hex(3)}_"
+    db = DatabaseService(CouchDBDriver(url, pool_size=POOL))
+    raw = RawCouch(url)
+    face_db, raw_db = f"{prefix}face", f"{prefix}raw"
+    doc = one_kb_document(1)
+    size = len(json.dumps(doc))
+    ids = itertools.count()
+    try:
+        await raw.request("PUT", f"/{raw_db}")
+        for index in range(COUNT):
+            await db.save(face_db, f"id{index}", doc)
+            await raw.save(raw_db, f"id{index}", doc)
+        rows = []
+        for concurrency in (1, CONCURRENCY):
+            label = "sequential" if concurrency == 1 else f"{concurrency} at once"
+            get, base_get = await paired(
+                lambda i: db.get(face_db, f"id{i}"),
+                lambda i: raw.get(raw_db, f"id{i}"),
+                concurrency,
+            )
+            rows.append(Row(f"get {size} B, {label}", get, "raw aiohttp GET", base_get))
+            save, base_save = await paired(
+                lambda _: db.save(face_db, f"n{next(ids)}", doc),
+                lambda _: raw.save(raw_db, f"n{next(ids)}", doc),
+                concurrency,
+            )
+            rows.append(Row(f"save new id, {label}", save, "raw aiohttp PUT", base_save))
+        print_table("CouchDB driver through the face vs raw aiohttp (same requests)", rows)
+
+        def batch() -> list[dict[str, Any]]:
+            start = next(ids) * BULK
+            return [{"_id": f"b{start + n}", **doc} for n in range(BULK)]
+
+        bulk_rates, base_bulk_rates = [], []
+        for _ in range(ROUNDS):
+            bulk_rates.append(await ops_per_second(lambda _: db.save_many(face_db, batch()), 1))
+            base_bulk_rates.append(await ops_per_second(lambda _: raw.bulk(raw_db, batch()), 1))
+        bulk, base_bulk = statistics.median(bulk_rates), statistics.median(base_bulk_rates)
+        singles = await ops_per_second(
+            lambda _: db.save(face_db, f"s{next(ids)}", doc), BULK, repeats=1
+        )
+        bulk_rows = [
+            Row(f"save_many {BULK} docs, docs/s", bulk * BULK, "raw _bulk_docs", base_bulk * BULK),
+            Row(f"save_many {BULK} docs, docs/s", bulk * BULK, f"{BULK} single saves", singles),
+        ]
+        print_table("bulk writes", bulk_rows)
+        return rows + bulk_rows
+    finally:
+        await db.drop_collection(face_db)
+        await raw.request("DELETE", f"/{raw_db}")
+        await raw.session.close()
+        await db.aclose()
+
+
+async def main() -> list[Row]:
+    with couchdb_server() as url:
+        return await measure(url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
