@@ -1,0 +1,261 @@
+"""FastAPI integration: open the service with the app, hand it to handlers, map errors.
+
+::
+
+    from fastapi import FastAPI
+    from asyncdb.fastapi import Database, database_lifespan, install_error_handlers
+
+    app = FastAPI(lifespan=database_lifespan())      # settings from the environment
+    install_error_handlers(app)                       # asyncdb errors -> JSON, right status
+
+    @app.get("/agents/{agent_id}")
+    async def read_agent(agent_id: str, db: Database) -> dict:
+        return await db.get("agents", agent_id)       # NotFoundError -> 404
+
+Sync handlers (``def``, which FastAPI runs in a worker thread) take ``SyncDatabase``: a
+blocking facade whose calls run on the application's own event loop and its one
+connection pool, so the loop is never blocked and no second pool is opened.
+
+This module imports FastAPI; ``import asyncdb`` never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from anyio.from_thread import BlockingPortal
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from asyncdb.errors import (
+    AsyncDBError,
+    BackendError,
+    BackendUnavailableError,
+    ConfigurationError,
+    ServiceClosedError,
+)
+from asyncdb.factory import create_database_service
+from asyncdb.service import DatabaseService
+from asyncdb.settings import Settings
+from asyncdb.sync import SyncDatabaseService
+
+__all__ = [
+    "Database",
+    "PreconditionFailedError",
+    "SyncDatabase",
+    "database_lifespan",
+    "error_body",
+    "error_response",
+    "get_database",
+    "get_sync_database",
+    "install_error_handlers",
+    "open_database",
+    "public_message",
+]
+
+logger = logging.getLogger("asyncdb")
+
+_STATE_SERVICE = "asyncdb"
+_STATE_SYNC = "asyncdb_sync"
+
+#: What a client sees for server-side failures: the detail goes to the log only.
+_GENERIC_MESSAGES = {
+    503: "the database is unavailable; try again later",
+    500: "internal error; see the server log",
+}
+
+
+class PreconditionFailedError(AsyncDBError):
+    """An ``If-Match`` / ``If-None-Match`` condition did not hold (HTTP 412)."""
+
+    status_code = 412
+
+
+# -- errors as JSON ----------------------------------------------------------------------------
+def error_body(
+    status: int, error_type: str, message: str, details: list[Any] | None = None
+) -> dict[str, Any]:
+    """The JSON shape of every error answer: ``{"error": {status, type, message[, details]}}``."""
+    error: dict[str, Any] = {"status": status, "type": error_type, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def public_message(exc: AsyncDBError) -> str:
+    """The message a client may see: the error's own for client errors (they describe the
+    client's input), a generic one for server errors (they may name hosts or internals)."""
+    status = exc.status_code
+    if status >= 500:
+        if isinstance(exc, ServiceClosedError):
+            return "the service is shutting down"
+        return _GENERIC_MESSAGES.get(status, _GENERIC_MESSAGES[500])
+    return str(exc)
+
+
+def error_response(exc: AsyncDBError) -> JSONResponse:
+    """A JSON response for an asyncdb error, with its ``status_code``.
+
+    Server-side errors (5xx) are logged with their cause and answered generically; a 503
+    carries ``Retry-After``. Errors with a ``details`` list (field errors) pass it on.
+    """
+    status = exc.status_code
+    if status >= 500:
+        logger.error(
+            "request failed: %s: %s", type(exc).__name__, exc, exc_info=exc.__cause__ is not None
+        )
+    headers = {"Retry-After": "1"} if status == 503 else None
+    details = getattr(exc, "details", None)
+    body = error_body(
+        status,
+        type(exc).__name__,
+        public_message(exc),
+        details if isinstance(details, list) else None,
+    )
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _asyncdb_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AsyncDBError)
+    return error_response(exc)
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    body = error_body(422, "RequestValidationError", "the request is not valid", details)
+    return JSONResponse(body, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    body = error_body(exc.status_code, "HTTPError", str(exc.detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled %s in %s %s", type(exc).__name__, request.method, request.url.path)
+    logger.debug("unhandled error", exc_info=exc)
+    return JSONResponse(error_body(500, "InternalError", _GENERIC_MESSAGES[500]), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer asyncdb errors, request validation errors, HTTP errors and anything
+    unexpected with the JSON of ``error_body`` and the right status (404, 409, 412, 413,
+    422, 503, ...). Server-side failures never show internal detail or secrets."""
+    app.add_exception_handler(AsyncDBError, _asyncdb_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+# -- lifespan and dependencies -----------------------------------------------------------------
+class _LoopSyncDatabaseService(SyncDatabaseService):
+    """The blocking facade over the application's own loop: its portal is hosted by the
+    running loop, so worker threads block while the loop does the I/O on its one pool."""
+
+    def __init__(self, service: DatabaseService, portal: BlockingPortal) -> None:
+        # Deliberately not calling super().__init__: that would start a second event loop
+        # in a thread of its own, with its own connections (see the report on sync.py).
+        self._service = service
+        self._close_service = False
+        self._lock = threading.Lock()
+        self._exit_stack = contextlib.ExitStack()
+        self._portal = portal
+
+    def close(self) -> None:
+        """Stop accepting calls; the service stays the lifespan's to close."""
+        with self._lock:
+            self._portal = None
+
+
+@contextlib.asynccontextmanager
+async def open_database(
+    app: FastAPI,
+    settings: Settings | None = None,
+    *,
+    service: DatabaseService | None = None,
+) -> AsyncIterator[DatabaseService]:
+    """Attach a service to ``app`` for the duration of the block (use it inside your own
+    lifespan). It builds one from ``settings`` (or the environment) and closes it at the
+    end, or uses ``service`` and leaves it open: a service passed in is the caller's.
+
+    A backend that cannot be reached at start-up is logged, not fatal (``/healthz`` and
+    each request report it); a misconfiguration is raised at once.
+    """
+    owned = service is None
+    db = create_database_service(settings) if service is None else service
+    try:
+        try:
+            await db.open()
+        except BackendError as exc:
+            status = "unavailable" if isinstance(exc, BackendUnavailableError) else "failing"
+            logger.warning("database %s at start-up: %s", status, exc)
+        async with BlockingPortal() as portal:
+            sync = _LoopSyncDatabaseService(db, portal)
+            setattr(app.state, _STATE_SERVICE, db)
+            setattr(app.state, _STATE_SYNC, sync)
+            try:
+                yield db
+            finally:
+                sync.close()
+                delattr(app.state, _STATE_SYNC)
+                delattr(app.state, _STATE_SERVICE)
+    finally:
+        if owned:
+            await db.aclose()
+
+
+def database_lifespan(
+    settings: Settings | None = None, *, service: DatabaseService | None = None
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """A FastAPI ``lifespan`` that opens the service at start-up and closes it at
+    shutdown: ``FastAPI(lifespan=database_lifespan())``. See ``open_database``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_database(app, settings, service=service):
+            yield
+
+    return lifespan
+
+
+def get_database(request: Request) -> DatabaseService:
+    """Dependency: the application's ``DatabaseService`` (for ``async def`` handlers)."""
+    db = getattr(request.app.state, _STATE_SERVICE, None)
+    if not isinstance(db, DatabaseService):
+        raise ConfigurationError(
+            "no asyncdb service on this app: create it with "
+            "FastAPI(lifespan=asyncdb.fastapi.database_lifespan())"
+        )
+    return db
+
+
+def get_sync_database(request: Request) -> SyncDatabaseService:
+    """Dependency: the blocking facade (for ``def`` handlers, which run in worker threads).
+
+    Its calls run on the application's event loop; calling it from an ``async def``
+    handler raises ``SyncFacadeMisuseError`` instead of freezing the loop.
+    """
+    sync = getattr(request.app.state, _STATE_SYNC, None)
+    if not isinstance(sync, SyncDatabaseService):
+        raise ConfigurationError(
+            "no asyncdb service on this app: create it with "
+            "FastAPI(lifespan=asyncdb.fastapi.database_lifespan())"
+        )
+    return sync
+
+
+#: ``db: Database`` in an ``async def`` handler's parameters.
+Database = Annotated[DatabaseService, Depends(get_database)]
+#: ``db: SyncDatabase`` in a ``def`` handler's parameters.
+SyncDatabase = Annotated[SyncDatabaseService, Depends(get_sync_database)]

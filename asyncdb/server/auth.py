@@ -1,0 +1,65 @@
+"""``BearerTokenMiddleware``: every HTTP request must carry ``Authorization: Bearer <token>``.
+
+The comparison is constant-time (``hmac.compare_digest``); a missing or wrong token gets
+401 with ``WWW-Authenticate: Bearer`` and the JSON error shape, and nothing else runs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from asyncdb.fastapi import error_body
+
+__all__ = ["BearerTokenMiddleware"]
+
+logger = logging.getLogger("asyncdb")
+
+
+class BearerTokenMiddleware:
+    """Pure ASGI middleware: checks the bearer token before the app sees the request."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = token.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        logger.info("refused an unauthenticated %s request", scope.get("method", "websocket"))
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = json.dumps(
+            error_body(401, "Unauthorized", "a valid 'Authorization: Bearer <token>' is required")
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="asyncdb"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _authorised(self, scope: Scope) -> bool:
+        provided = b""
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                scheme, _, credentials = value.partition(b" ")
+                if scheme.lower() == b"bearer":
+                    provided = credentials.strip()
+                break
+        # compare_digest takes as long for any wrong token of a given length.
+        return hmac.compare_digest(provided, self._expected)

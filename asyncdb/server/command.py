@@ -1,0 +1,95 @@
+"""The ``asyncdb serve`` subcommand: the document API under uvicorn.
+
+FastAPI and uvicorn are imported only when the command runs, so ``asyncdb --help`` and
+other subcommands stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+__all__ = ["register", "serve"]
+
+logger = logging.getLogger("asyncdb")
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` to the CLI's subcommands."""
+    parser = subcommands.add_parser(
+        "serve",
+        help="serve the REST document API (in-memory on 127.0.0.1:8000 by default)",
+        description=(
+            "Serve the REST document API over the configured provider "
+            "(DATABASE_PROVIDER and the provider's variables; memory by default). "
+            "Off loopback a bearer token is required: ASYNCDB_API_TOKEN."
+        ),
+    )
+    parser.add_argument("--host", help="address to listen on (ASYNCDB_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (ASYNCDB_PORT, default 8000; 0 = any)")
+    parser.add_argument(
+        "--max-body-bytes", type=int, help="request body limit (ASYNCDB_MAX_BODY_BYTES)"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (ASYNCDB_LOG_LEVEL, default info)",
+    )
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Build the app (failing fast on bad settings) and run it until interrupted."""
+    try:
+        import uvicorn
+
+        from asyncdb.server.app import create_app
+    except ImportError as exc:
+        sys.stderr.write(
+            f"asyncdb serve needs the server extra: pip install 'asyncdb[server]' ({exc.name})\n"
+        )
+        return 2
+    from pydantic import ValidationError as SettingsError
+
+    from asyncdb.errors import ConfigurationError
+    from asyncdb.server.config import ServerConfig
+    from asyncdb.settings import Settings
+
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("max_body_bytes", args.max_body_bytes),
+            ("log_level", args.log_level),
+        )
+        if value is not None
+    }
+    try:
+        config = ServerConfig(**overrides)
+        settings = Settings()
+        app = create_app(settings, config=config)
+    except (ConfigurationError, SettingsError) as exc:
+        sys.stderr.write(f"asyncdb serve: {exc}\n")
+        return 2
+    logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logger.info(
+        "serving provider %s on http://%s:%d (token %s)",
+        settings.database_provider,
+        config.host,
+        config.port,
+        "required" if config.api_token is not None else "not required: loopback only",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            lifespan="on",
+            server_header=False,
+        )
+    )
+    server.run()
+    return 0 if server.started else 1
