@@ -1,0 +1,158 @@
+"""DynamoDB: asyncdb through the face against raw aioboto3 doing the same calls.
+
+Run with ``python -m benchmarks.bench_dynamodb``. It starts dynalite (or uses the endpoint
+in ``ASYNCDB_TEST_DYNAMODB_URL``) and compares, on the same server and document:
+- save / get one at a time and 32 at once (face + driver vs ``put_item`` / ``get_item`` with
+  a ready-made low-level item: the floor an application calling aioboto3 directly pays);
+- ``save_many`` of 1,000 documents vs raw BatchWriteItem calls of 25, and vs 1,000 single
+  saves through the face.
+Only the ratios mean something: both sides share the machine, the server and the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+
+from asyncdb.drivers.dynamodb import DynamoDBDriver
+from asyncdb.drivers.dynamodb._codec import encode_body
+from asyncdb.middleware.prefix import PrefixMiddleware
+from asyncdb.service import DatabaseService
+from benchmarks._harness import Row, ops_per_second, print_table
+from tests.servers.dynamodb import DynamoDBEndpoint, dynamodb_server
+
+DOCUMENT: dict[str, Any] = {
+    "name": "agent-42",
+    "userId": "u-123456",
+    "namespace": "default",
+    "count": 17,
+    "score": 0.75,
+    "active": True,
+    "tags": ["alpha", "beta", "gamma"],
+    "config": {"model": "m-1", "temperature": 0.2, "limit": 1024, "extra": {"a": [1, 2, 3]}},
+    "description": "x" * 400,
+}
+SINGLE_COUNT = 400
+CONCURRENT_COUNT = 1500
+BULK_DOCS = 1000
+
+
+def _raw_item(doc_id: str) -> dict[str, Any]:
+    item = encode_body(DOCUMENT)
+    item["_id"] = {"S": doc_id}
+    item["_rev"] = {"S": secrets.token_urlsafe(12)}
+    return item
+
+
+async def _bench(endpoint: DynamoDBEndpoint) -> None:
+    kwargs = endpoint.driver_kwargs()
+    prefix = f"bench{secrets.token_hex(3)}_"
+    table = prefix + "docs"
+    driver = DynamoDBDriver(**kwargs)  # type: ignore[arg-type]
+    session = aioboto3.Session(
+        aws_access_key_id=kwargs.get("aws_access_key_id"),
+        aws_secret_access_key=kwargs.get("aws_secret_access_key"),
+        region_name=kwargs["region"],
+    )
+    config = Config(retries={"total_max_attempts": 1}, max_pool_connections=64)
+    async with (
+        DatabaseService(PrefixMiddleware(driver, prefix)) as db,
+        session.client("dynamodb", endpoint_url=endpoint.url, config=config) as raw,
+    ):
+        await db.save("docs", "warm", DOCUMENT)  # creates the table
+        await raw.put_item(TableName=table, Item=_raw_item("raw-warm"))
+        item = _raw_item("raw")
+
+        async def face_save(i: int) -> None:
+            await db.save("docs", f"d{i % 500}", DOCUMENT)
+
+        async def raw_put(i: int) -> None:
+            await raw.put_item(TableName=table, Item={**item, "_id": {"S": f"r{i % 500}"}})
+
+        await asyncio.gather(*(face_save(i) for i in range(500)))
+        await asyncio.gather(*(raw_put(i) for i in range(500)))
+
+        async def face_get(i: int) -> None:
+            await db.get("docs", f"d{i % 500}")
+
+        async def raw_get(i: int) -> None:
+            await raw.get_item(
+                TableName=table, Key={"_id": {"S": f"r{i % 500}"}}, ConsistentRead=True
+            )
+
+        rows = []
+        for label, face_op, raw_op, raw_name in (
+            ("save", face_save, raw_put, "aioboto3 put_item"),
+            ("get", face_get, raw_get, "aioboto3 get_item"),
+        ):
+            for concurrency, count in ((1, SINGLE_COUNT), (32, CONCURRENT_COUNT)):
+                raw_rate = await ops_per_second(raw_op, count, concurrency=concurrency)
+                face_rate = await ops_per_second(face_op, count, concurrency=concurrency)
+                rows.append(
+                    Row(
+                        f"{label}, {concurrency} at once",
+                        face_rate,
+                        f"{raw_name}, {concurrency} at once",
+                        raw_rate,
+                    )
+                )
+        print_table(f"DynamoDB ({endpoint.kind}): single operations, ops/s", rows)
+
+        docs = [{"_id": f"b{i}", **DOCUMENT} for i in range(BULK_DOCS)]
+
+        async def face_bulk(_: int) -> None:
+            result = await db.save_many("docs", docs)
+            result.raise_for_errors()
+
+        async def raw_bulk(_: int) -> None:
+            items = [{"PutRequest": {"Item": _raw_item(f"rb{i}")}} for i in range(BULK_DOCS)]
+            chunks = [items[i : i + 25] for i in range(0, len(items), 25)]
+            semaphore = asyncio.Semaphore(8)
+
+            async def one(chunk: list[dict[str, Any]]) -> None:
+                async with semaphore:
+                    pending = chunk
+                    while pending:
+                        answer = await raw.batch_write_item(RequestItems={table: pending})
+                        pending = answer.get("UnprocessedItems", {}).get(table, [])
+
+            await asyncio.gather(*(one(chunk) for chunk in chunks))
+
+        async def face_singles(_: int) -> None:
+            semaphore = asyncio.Semaphore(32)
+
+            async def one(doc: dict[str, Any]) -> None:
+                async with semaphore:
+                    await db.save("docs", doc["_id"], doc)
+
+            await asyncio.gather(*(one(doc) for doc in docs))
+
+        bulk = await ops_per_second(face_bulk, 1) * BULK_DOCS
+        raw_batch = await ops_per_second(raw_bulk, 1) * BULK_DOCS
+        singles = await ops_per_second(face_singles, 1) * BULK_DOCS
+        print_table(
+            f"DynamoDB ({endpoint.kind}): {BULK_DOCS:,} documents, docs/s",
+            [
+                Row("save_many", bulk, "aioboto3 batch_write_item (25s, 8 at once)", raw_batch),
+                Row("save_many", bulk, "1,000 single saves (32 at once)", singles),
+            ],
+        )
+        with contextlib.suppress(Exception):
+            await db.drop_collection("docs")
+
+
+def main() -> None:
+    started = time.perf_counter()
+    with dynamodb_server("dynalite") as endpoint:
+        asyncio.run(_bench(endpoint))
+    print(f"\n(total {time.perf_counter() - started:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
