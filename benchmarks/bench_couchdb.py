@@ -15,6 +15,7 @@ import itertools
 import json
 import secrets
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,8 @@ ROUNDS = 5
 CONCURRENCY = 32
 BULK = 1_000
 POOL = 64
+#: (concurrency, asyncdb client CPU µs/op, raw client CPU µs/op), in measuring order.
+CPU_ROWS: list[tuple[int, float, float]] = []
 
 
 class RawCouch:
@@ -46,7 +49,7 @@ class RawCouch:
             token = f"{address.user}:{address.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
         self.session = aiohttp.ClientSession(
-            headers=headers, connector=aiohttp.TCPConnector(limit=POOL)
+            headers=headers, connector=aiohttp.TCPConnector(limit=POOL, keepalive_timeout=4.0)
         )
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
@@ -71,10 +74,13 @@ async def paired(
 ) -> tuple[float, float]:
     """Median rates of ``ROUNDS`` alternating runs: on a busy machine, load drifts; taking
     turns exposes both sides to the same drift."""
-    face_rates, raw_rates = [], []
+    face_rates, raw_rates, face_cpu, raw_cpu = [], [], [], []
     for _ in range(ROUNDS):
-        face_rates.append(await ops_per_second(face, COUNT, concurrency=concurrency, repeats=1))
-        raw_rates.append(await ops_per_second(raw, COUNT, concurrency=concurrency, repeats=1))
+        for operation, rates, cpu in ((face, face_rates, face_cpu), (raw, raw_rates, raw_cpu)):
+            started = time.process_time()
+            rates.append(await ops_per_second(operation, COUNT, concurrency=concurrency, repeats=1))
+            cpu.append((time.process_time() - started) / COUNT * 1e6)
+    CPU_ROWS.append((concurrency, statistics.median(face_cpu), statistics.median(raw_cpu)))
     return statistics.median(face_rates), statistics.median(raw_rates)
 
 
@@ -107,6 +113,14 @@ async def measure(url: str) -> list[Row]:
             )
             rows.append(Row(f"save new id, {label}", save, "raw aiohttp PUT", base_save))
         print_table("CouchDB driver through the face vs raw aiohttp (same requests)", rows)
+        # Client CPU per operation does not depend on the server's speed or on other load
+        # on the machine as much as throughput does: the most stable measure of overhead.
+        print("\n### client CPU per operation (this process only)\n")
+        print("| operation | asyncdb µs/op | raw aiohttp µs/op |")
+        print("|---|---:|---:|")
+        names = ["get, sequential", "save, sequential", "get, 32 at once", "save, 32 at once"]
+        for name, (_, face_cpu, raw_cpu) in zip(names, CPU_ROWS, strict=True):
+            print(f"| {name} | {face_cpu:,.0f} | {raw_cpu:,.0f} |")
 
         def batch() -> list[dict[str, Any]]:
             start = next(ids) * BULK

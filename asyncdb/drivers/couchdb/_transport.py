@@ -40,6 +40,7 @@ logger = logging.getLogger("asyncdb")
 _TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _BACKOFF_BASE: Final = 0.05
 _BACKOFF_CAP: Final = 2.0
+_KEEPALIVE: Final = 4.0
 _HEADERS: Final = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
@@ -128,7 +129,11 @@ class Transport:
     def session(self) -> aiohttp.ClientSession:
         """The one session of this transport, created on first use inside the loop."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl)
+            # Idle connections are dropped before common servers drop them (Node-based ones
+            # after 5 s), so a pooled connection is rarely found closed mid-request.
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, ssl=self._ssl, keepalive_timeout=_KEEPALIVE
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers=self._headers,
