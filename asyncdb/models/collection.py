@@ -100,7 +100,8 @@ class TypedCollection(Generic[M]):
         """
 
         async def apply(document: Document) -> Document:
-            current = self._load(document)
+            # A document created from ``default`` arrives without its ``_id``.
+            current = self._load({**document, "_id": doc_id})
             result = fn(current)
             if inspect.isawaitable(result):
                 result = await result
