@@ -384,7 +384,9 @@ def _checked_float(value: float) -> float:
     if not math.isfinite(value):
         raise _Refusal(f"{value!r} is not a JSON number")
     magnitude = abs(value)
-    if magnitude and not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
+    if not magnitude:
+        return 0.0  # -0.0 too: CouchDB and DynamoDB do not keep the sign of zero
+    if not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
         raise _Refusal(f"{value!r} is outside the portable range 1e-130 <= |x| < 1e126")
     return value
 

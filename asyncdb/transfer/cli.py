@@ -67,6 +67,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="read and count, write nothing")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--page-size", type=_page_size, default=500, help="documents per page read (1-1000)"
+    )
+
+
+def _page_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return value
 
 
 def _service(url: str | None) -> DatabaseService:
@@ -113,6 +123,7 @@ def _export(args: argparse.Namespace) -> int:
                 _collections(args),
                 dry_run=args.dry_run,
                 progress=Progress(quiet=args.quiet),
+                page_size=args.page_size,
             )
         _summary(report, "export", sys.stdout)
         return 0
@@ -151,6 +162,7 @@ def _migrate(args: argparse.Namespace) -> int:
                 checkpoint_id=identity,
                 dry_run=args.dry_run,
                 progress=progress,
+                page_size=args.page_size,
             )
             _summary(report, "copy", sys.stdout)
             if not args.verify:

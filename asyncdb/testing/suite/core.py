@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -197,6 +198,7 @@ class CoreOperations:
             "float": 1.0,
             "neg_float": -2.5,
             "zero_float": 0.0,
+            "negative_zero": -0.0,
             "small": 1e-130,
             "big": 9.99e125,
             "tenth": 0.1,
@@ -215,7 +217,8 @@ class CoreOperations:
             "newline": "line\nbreak",
         }
         saved = await db.save(ITEMS, "types", body)
-        expected = {"_id": "types", "_rev": saved["_rev"], **body}
+        expected = {"_id": "types", "_rev": saved["_rev"], **body, "negative_zero": 0.0}
+        assert math.copysign(1.0, saved["negative_zero"]) == 1.0
         assert_same_json(saved, expected)
         assert_same_json(await db.get(ITEMS, "types"), expected)
         assert_same_json((await db.list_all(ITEMS))[0], expected)
