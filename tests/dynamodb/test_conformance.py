@@ -1,4 +1,6 @@
-"""The conformance suite on DynamoDB (dynalite and moto), awaited and through the sync facade."""
+"""The conformance suite on DynamoDB: awaited on both emulators (dynalite and moto), and
+through the sync facade on the first one only (the facade adds nothing emulator-specific,
+and the whole directory has to stay well under four minutes on two cores)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pytest
 
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.testing import ConformanceSuite, DriverFactory
+from tests.dynamodb.conftest import KINDS
 
 
 class TestDynamoDBConformance(ConformanceSuite):
@@ -16,5 +19,6 @@ class TestDynamoDBConformance(ConformanceSuite):
         return make_driver
 
 
+@pytest.mark.parametrize("dynamodb_endpoint", KINDS[:1], indirect=True)
 class TestDynamoDBConformanceThroughSyncFacade(TestDynamoDBConformance):
     via_sync_facade = True
