@@ -70,8 +70,14 @@ def serve(args: argparse.Namespace) -> int:
         config = ServerConfig(**overrides)
         settings = Settings()
         app = create_app(settings, config=config)
-    except (ConfigurationError, SettingsError) as exc:
+    except ConfigurationError as exc:
         sys.stderr.write(f"asyncdb serve: {exc}\n")
+        return 2
+    except SettingsError as exc:
+        # Listed without the offending input: a malformed value may be a secret.
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            sys.stderr.write(f"asyncdb serve: {where}: {error['msg']}\n")
         return 2
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     logger.info(
