@@ -433,9 +433,11 @@ class DatabaseService:
 
     @_backend_errors
     async def list_collections(self) -> list[str]:
-        """Names of the collections that hold documents (with this service's prefix, shown
-        without it), sorted. Names that are not valid collection names (a backend's system
-        databases or tables) are left out. ``BackendError`` if the backend cannot list."""
+        """Names of the collections that exist (with this service's prefix, shown without
+        it), sorted. A backend may list a collection that was emptied but not dropped
+        (CouchDB databases, DynamoDB tables). Names that are not valid collection names (a
+        backend's system databases or tables) are left out. ``BackendError`` if the
+        backend cannot list."""
         try:
             names = await self._driver.list_collections()
         except NotImplementedError as exc:

@@ -535,6 +535,11 @@ class CouchDBDriver(Driver):
             {"index": {"fields": plain}, "type": "json"},
         )
 
+    async def list_collections(self) -> list[str]:
+        # CouchDB 3 serves _all_dbs to server admins only (admin_only_all_dbs).
+        reply = await self._transport.request("GET", "/_all_dbs")
+        return [name for name in reply.data if isinstance(name, str) and name[:1] != "_"]
+
     async def drop_collection(self, collection: str) -> None:
         await self._transport.request("DELETE", _db(collection), passthrough=(404,))
 

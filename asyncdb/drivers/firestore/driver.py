@@ -472,6 +472,21 @@ class FirestoreDriver(Driver):
             list(fields),
         )
 
+    async def list_collections(self) -> list[str]:
+        conn = await self._connection()
+
+        async def call() -> list[str]:
+            pager = await conn.client.list_collection_ids(
+                request={"parent": conn.documents_path},
+                retry=None,
+                timeout=self._timeout,
+                metadata=conn.metadata,
+            )
+            return [str(name) async for name in pager]
+
+        names: list[str] = await self._call("list collections", call)
+        return names
+
     async def drop_collection(self, collection: str) -> None:
         conn = await self._connection()
         while True:
