@@ -301,6 +301,8 @@ class Profile(BaseModel):
 
 
 class Agent(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     agent_id: str = Field(alias="agentId")
     owner: Profile
     tags: tuple[str, ...] = ()
@@ -455,14 +457,14 @@ def test_scalar_subclasses_become_plain_types() -> None:
 
 
 def test_a_pydantic_model_is_dumped_by_alias() -> None:
-    model = Profile(userId="u1", displayName="Ann", level=Level.HIGH)
+    model = Profile(user_id="u1", display_name="Ann", level=Level.HIGH)
     prepared = prepare_document(model, "doc")
     assert prepared.body == {"userId": "u1", "displayName": "Ann", "level": 2}
     assert prepared.rev is None
 
 
 def test_nested_pydantic_models_are_dumped_by_alias() -> None:
-    agent = Agent(agentId="a1", owner=Profile(userId="u", displayName="U"), tags=("x", "y"))
+    agent = Agent(agent_id="a1", owner=Profile(user_id="u", display_name="U"), tags=("x", "y"))
     body = body_of({"agent": agent, "list": [agent.owner]})
     assert body == {
         "agent": {
@@ -853,7 +855,7 @@ def test_rev_must_be_a_non_empty_string(value: object) -> None:
 
 
 def test_the_body_is_a_deep_copy() -> None:
-    inner = {"list": [1, {"x": "y"}], "map": {"k": [True]}}
+    inner: dict[str, Any] = {"list": [1, {"x": "y"}], "map": {"k": [True]}}
     doc: dict[str, Any] = {"a": inner, "top": [inner["list"]]}
     body = body_of(doc)
     expected = {

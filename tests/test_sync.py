@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -174,6 +174,7 @@ def test_abandoning_iter_all_fetches_no_more(
     sdb.save_many(ITEMS, [{"_id": f"i{n:02d}"} for n in range(30)])
     recorder.calls.clear()
     stream = sdb.iter_all(ITEMS, page_size=5)
+    assert isinstance(stream, Generator)
     assert [next(stream)["_id"] for _ in range(3)] == ["i00", "i01", "i02"]
     stream.close()
     assert _scans(recorder) == 1
