@@ -8,30 +8,23 @@ and nothing is started.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from asyncdb.drivers.dynamodb import DynamoDBDriver
-from tests.servers._process import unavailable
-from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint, dynamodb_server
+from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint
 
 KINDS = ["external"] if os.environ.get(ENV_VAR) else ["dynalite", "moto"]
 
 
 @pytest.fixture(scope="session", params=KINDS)
-def dynamodb_endpoint(request: pytest.FixtureRequest) -> Iterator[DynamoDBEndpoint]:
-    """A running DynamoDB-compatible server (one per emulator per session)."""
-    try:
-        server = dynamodb_server(request.param)
-        endpoint = server.__enter__()
-    except (RuntimeError, OSError) as exc:
-        unavailable(f"dynamodb ({request.param})", str(exc))
-        raise  # unreachable: unavailable() fails or skips
-    try:
-        yield endpoint
-    finally:
-        server.__exit__(None, None, None)
+def dynamodb_endpoint(request: pytest.FixtureRequest) -> DynamoDBEndpoint:
+    """A running DynamoDB-compatible server: the session-wide dynalite or moto fixture
+    (tests/servers/fixtures.py), so each emulator starts at most once per run."""
+    name = "moto_endpoint" if request.param == "moto" else "dynalite_endpoint"
+    endpoint: DynamoDBEndpoint = request.getfixturevalue(name)
+    return endpoint
 
 
 @pytest.fixture
