@@ -109,7 +109,9 @@ def error_response(exc: AsyncDBError) -> JSONResponse:
     carries ``Retry-After``. Errors with a ``details`` list (field errors) pass it on.
     """
     status = exc.status_code
-    if status >= 500:
+    if status == 503:
+        logger.warning("request failed: %s: %s", type(exc).__name__, exc)
+    elif status >= 500:
         logger.error(
             "request failed: %s: %s", type(exc).__name__, exc, exc_info=exc.__cause__ is not None
         )
