@@ -19,12 +19,15 @@ from asyncdb.errors import InvalidCursorError, InvalidNameError
 __all__ = ["decode_cursor", "encode_cursor"]
 
 _VERSION: Final = 1
+#: The longest id (1,024 bytes, every character escaped in JSON) still fits in base64.
 _MAX_CURSOR_LENGTH: Final = 4096
 
 
 def encode_cursor(collection: str, last_id: str) -> str:
     """A cursor that resumes ``collection`` after ``last_id``."""
-    payload = json.dumps({"v": _VERSION, "c": collection, "k": last_id}, separators=(",", ":"))
+    payload = json.dumps(
+        {"v": _VERSION, "c": collection, "k": last_id}, separators=(",", ":"), ensure_ascii=False
+    )
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -35,7 +38,7 @@ def decode_cursor(collection: str, cursor: object) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (UnicodeError, binascii.Error, ValueError) as exc:
+    except (UnicodeError, binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidCursorError("invalid cursor: not a cursor issued by asyncdb") from exc
     if not isinstance(payload, dict) or payload.get("v") != _VERSION:
         raise InvalidCursorError("invalid cursor: not a cursor issued by asyncdb")

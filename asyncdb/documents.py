@@ -196,7 +196,7 @@ class _Refusal(Exception):
 
 
 def _path_of(parts: list[str | int]) -> str:
-    """JSON path text of ``parts`` (outermost first): ``$.a.b[2]["odd key"]``."""
+    """JSON path text of ``parts`` (outermost first): ``$.a.b[2]['odd key']``."""
     text = "$"
     for part in parts:
         if isinstance(part, int):
@@ -230,14 +230,14 @@ class _Walker:
         size = _CONTAINER_BYTES
         copy: Document = {}
         for key, item in value.items():
-            if type(key) is not str or not key.isascii() or key[:2] == "__" or not key:
-                size += _check_unusual_key(key)
-            elif len(key) > MAX_KEY_BYTES:
-                raise _Refusal(f"key of {len(key)} bytes; the limit is {MAX_KEY_BYTES}")
-            else:
-                size += len(key) + 2
             kind = type(item)
             try:
+                if type(key) is not str or not key.isascii() or key[:2] == "__" or not key:
+                    size += _check_unusual_key(key)
+                elif len(key) > MAX_KEY_BYTES:
+                    raise _Refusal(f"key of {len(key)} bytes; the limit is {MAX_KEY_BYTES}")
+                else:
+                    size += len(key) + 2
                 if kind is str:
                     if item.isascii():
                         size += len(item) + 1
@@ -262,7 +262,7 @@ class _Walker:
                 else:
                     copy[key] = self.convert(item, depth + 1)
             except _Refusal as refusal:
-                refusal.path.insert(0, key)
+                refusal.path.insert(0, key if isinstance(key, str) else repr(key))
                 raise
         self.size += size
         return copy
@@ -355,6 +355,12 @@ class _Walker:
         if not value.is_finite():
             raise _Refusal(f"Decimal {value} is not a JSON number")
         self.size += _NUMBER_BYTES
+        if not value:
+            return 0
+        # Check the magnitude first: int() of Decimal("1E+1000000") takes minutes, and a
+        # tiny value would silently become 0.0.
+        if value.adjusted() > 125 or value.adjusted() < -130:
+            raise _Refusal(f"Decimal {value} is outside the portable number range")
         if value == value.to_integral_value():
             number = int(value)
             if not INT_MIN <= number <= INT_MAX:

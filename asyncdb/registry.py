@@ -39,7 +39,8 @@ def register_provider(name: str, driver_class: type[Driver]) -> None:
 
 
 def _entry_points() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    # Provider names are case-insensitive (Settings lower-cases DATABASE_PROVIDER).
+    return {ep.name.strip().lower(): ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def available_providers() -> list[str]:
@@ -50,6 +51,7 @@ def available_providers() -> list[str]:
 def load_provider(name: str) -> type[Driver]:
     """The driver class of provider ``name``; ``ConfigurationError`` if unknown or not
     installed (the message names the variable, the accepted values and the extra)."""
+    name = name.strip().lower()
     if name in _registered:
         return _registered[name]
     extra: str | None = None
@@ -67,9 +69,21 @@ def load_provider(name: str) -> type[Driver]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        missing = exc.name or ""
+        own_module = missing == module_name or module_name.startswith(missing + ".")
+        if extra is None and (own_module or not missing):
+            # An entry point whose own module is absent: a broken plugin, not a library.
+            raise ConfigurationError(
+                f"provider {name!r} points at {target!r}, which cannot be imported: {exc}"
+            ) from exc
         hint = f": pip install 'asyncdb[{extra}]'" if extra else ""
         raise ConfigurationError(
-            f"provider {name!r} needs a client library that is not installed{hint} ({exc.name})"
+            f"provider {name!r} needs a client library that is not installed{hint} ({missing})"
+        ) from exc
+    except Exception as exc:
+        raise ConfigurationError(
+            f"provider {name!r} failed while its module {module_name!r} was imported: "
+            f"{type(exc).__name__}"
         ) from exc
     driver_class = getattr(module, attribute, None)
     if not isinstance(driver_class, type) or not issubclass(driver_class, Driver):

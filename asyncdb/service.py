@@ -123,7 +123,11 @@ class DatabaseService:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> DatabaseService:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.aclose()  # __aexit__ will not run: release what open() acquired
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -200,6 +204,8 @@ class DatabaseService:
         result is created. After ``attempts`` lost races: ``ConflictError``.
         """
         attempts = self._update_attempts if attempts is None else attempts
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
         for attempt in range(attempts):
             current: Document | None
             try:

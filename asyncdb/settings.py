@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
 
     # CouchDB
-    couchdb_url: str | None = Field(
+    couchdb_url: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("COUCHDB_URL", "couchdb_url")
     )
     couchdb_user: str | None = Field(

@@ -24,6 +24,8 @@ def _documented_driver_class() -> Any:
 
 
 class TestDocumentedMinimalDriver(ConformanceSuite):
+    supports_list_collections = False  # the example implements only the four core methods
+
     @pytest.fixture
     def driver_factory(self) -> DriverFactory:
         shared = _documented_driver_class()()

@@ -407,22 +407,11 @@ class HugeDecimal(Decimal):
         raise AssertionError("a 1,000,001-digit integer was materialised")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="documents.py _Walker.decimal calls int(value) before the int64 range check: "
-    "Decimal('1E+1000000') builds a million-digit int (~50 s of CPU), a denial of service",
-)
 def test_a_decimal_with_a_huge_exponent_is_refused_without_building_the_int() -> None:
-    with pytest.raises(InvalidDocumentError, match="64-bit"):
+    with pytest.raises(InvalidDocumentError, match="range"):
         prepare_document({"n": HugeDecimal("1E+1000000")}, "doc")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="documents.py _Walker.decimal: float(Decimal('1E-400')) underflows to 0.0, which "
-    "passes the portable-range check, so a non-zero number is silently stored as 0",
-)
 def test_a_decimal_below_the_portable_range_is_refused_not_zeroed() -> None:
     with pytest.raises(InvalidDocumentError):
         prepare_document({"n": Decimal("1E-400")}, "doc")

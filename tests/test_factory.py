@@ -232,12 +232,6 @@ def test_an_entry_point_that_is_not_a_driver_class(entry_points: EntryPoints, ta
         load_provider("oddity")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.py _entry_points() keeps entry-point names as written while Settings "
-    "lower-cases DATABASE_PROVIDER: a provider named 'PluginDB' is listed by "
-    "available_providers() but can never be selected",
-)
 def test_a_mixed_case_entry_point_name_can_be_selected(entry_points: EntryPoints) -> None:
     entry_points({"PluginDB": "{module}:TestDriver"})
     listed = [name for name in available_providers() if name.lower() == "plugindb"]

@@ -288,12 +288,6 @@ async def test_one_update_attempt_gives_up_after_one_conflict() -> None:
     assert (await db.get(ITEMS, "a"))["n"] == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service.py DatabaseService.update: attempts=0 (per call) is not validated like "
-    "update_attempts; the loop never runs and a misleading ConflictError 'lost 0 races' "
-    "is raised without reading anything",
-)
 async def test_update_with_zero_attempts_is_a_value_error() -> None:
     db = DatabaseService(MemoryDriver())
     await db.save(ITEMS, "a", {"n": 0})

@@ -132,7 +132,7 @@ class CouchDBDriver(Driver):
             raise ConfigurationError("COUCHDB_URL is not set (e.g. http://127.0.0.1:5984)")
         password = settings.couchdb_password
         return cls(
-            settings.couchdb_url,
+            settings.couchdb_url.get_secret_value(),
             user=settings.couchdb_user,
             password=password.get_secret_value() if password is not None else None,
             request_timeout=settings.request_timeout,

@@ -7,12 +7,12 @@ import enum
 import math
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel, Field
 
-from asyncdb.errors import ConflictError, InvalidDocumentError, NotFoundError
+from asyncdb.errors import BackendError, ConflictError, InvalidDocumentError, NotFoundError
 from asyncdb.testing.assertions import assert_same_json
 from asyncdb.testing.harness import Harness, ServiceLike
 from asyncdb.testing.samples import ODD_VALID_IDS, ODD_VALID_KEYS
@@ -171,6 +171,26 @@ class CoreOperations:
         assert (await db.get(OTHERS, "keep"))["k"] == 1
         await db.save(ITEMS, "again", {"v": 1})
         assert [d["_id"] for d in await db.list_all(ITEMS)] == ["again"]
+
+    #: Whether the driver implements the optional ``list_collections``.
+    supports_list_collections: ClassVar[bool] = True
+
+    async def test_list_collections_shows_only_this_prefix(
+        self, db: ServiceLike, harness: Harness
+    ) -> None:
+        if not self.supports_list_collections:
+            with pytest.raises(BackendError, match="cannot list its collections"):
+                await db.list_collections()
+            return
+        assert await db.list_collections() == []
+        other, _ = await harness.new_service()
+        await other.save("elsewhere", "x", {"v": 1})
+        await db.save(OTHERS, "b", {"v": 1})
+        await db.save(ITEMS, "a", {"v": 1})
+        assert await db.list_collections() == sorted([ITEMS, OTHERS])
+        await db.drop_collection(OTHERS)
+        assert await db.list_collections() == [ITEMS]
+        assert await other.list_collections() == ["elsewhere"]
 
     async def test_ping(self, db: ServiceLike) -> None:
         await db.ping()
