@@ -45,7 +45,11 @@ COUNT = 600
 DEFAULT_LATENCY = 0.002
 #: A remote cloud database's round trip (Firestore, DynamoDB from another region).
 REMOTE_LATENCY = 0.020
-DOC = {"name": "agent", "description": "An agent that summarises tickets. " * 8, "n": 1}
+DOC: dict[str, Any] = {
+    "name": "agent",
+    "description": "An agent that summarises tickets. " * 8,
+    "n": 1,
+}
 
 
 # -- the servers (each runs in its own process) ------------------------------------------------

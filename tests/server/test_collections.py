@@ -41,7 +41,7 @@ async def test_a_forged_cursor_is_400(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("limit", [0, 1001, "x"])
-async def test_a_bad_limit_is_422(client: httpx.AsyncClient, limit: object) -> None:
+async def test_a_bad_limit_is_422(client: httpx.AsyncClient, limit: int | str) -> None:
     response = await client.get("/v1/notes", params={"limit": limit})
     assert response.status_code == 422
 
