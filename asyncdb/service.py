@@ -214,7 +214,10 @@ class DatabaseService:
                 if default is None:
                     raise
                 current = None
-            base = prepare_document(default, doc_id).body if current is None else current
+            if current is None:  # fn sees the new document as it would see a stored one
+                base = {"_id": doc_id, **prepare_document(default, doc_id).body}
+            else:
+                base = current
             result = fn(base)
             if inspect.isawaitable(result):
                 result = await result

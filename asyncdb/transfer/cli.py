@@ -1,6 +1,6 @@
 """The ``export``, ``import`` and ``migrate`` commands of the ``asyncdb`` CLI.
 
-``add_commands(subparsers)`` registers them on the CLI's argparse sub-parsers; each
+``register(subparsers)`` registers them on the CLI's argparse sub-parsers; each
 command's handler returns the process exit status: 0 done (and, with ``--verify``, equal),
 1 a failure or a difference, 2 bad arguments or configuration.
 """
@@ -26,12 +26,12 @@ from asyncdb.transfer.progress import Progress
 from asyncdb.transfer.verify import VerifyReport, verify
 from asyncdb.urls import redact_url, settings_from_url
 
-__all__ = ["add_commands", "main"]
+__all__ = ["main", "register"]
 
 logger = logging.getLogger("asyncdb")
 
 
-def add_commands(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Register ``export``, ``import`` and ``migrate`` on an argparse sub-parser group."""
     url_help = "provider URL (default: DATABASE_URL / DATABASE_PROVIDER from the environment)"
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m asyncdb.transfer``: the transfer commands on their own (the ``asyncdb``
     command offers the same ones)."""
     parser = argparse.ArgumentParser(prog="python -m asyncdb.transfer")
-    add_commands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

@@ -1,0 +1,119 @@
+"""The export, import and migrate commands of the ``asyncdb`` CLI, against pouchdb-server
+(a real server: a memory provider would not outlive one command)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from asyncdb import create_database_service
+from asyncdb.cli import main
+from asyncdb.testing.harness import random_prefix
+from asyncdb.urls import settings_from_url
+
+
+@pytest.fixture
+def couch(couchdb_url: str) -> str:
+    """The test CouchDB as a provider URL (pouchdb-server refuses unknown credentials, so
+    the redaction of passwords is tested with URLs that fail before any request)."""
+    return couchdb_url.replace("http://", "couchdb://", 1)
+
+
+def _url(couch: str) -> str:
+    return f"{couch}?prefix={random_prefix()}"
+
+
+def _seed(url: str, count: int) -> None:
+    async def seed() -> None:
+        async with create_database_service(settings_from_url(url)) as db:
+            result = await db.save_many("agents", [{"_id": f"a{i}", "i": i} for i in range(count)])
+            assert result.ok
+            await db.save("users", "u1", {"name": "Ada"})
+
+    asyncio.run(seed())
+
+
+def _count(url: str, collection: str) -> int:
+    async def count() -> int:
+        async with create_database_service(settings_from_url(url)) as db:
+            return len(await db.list_all(collection))
+
+    return asyncio.run(count())
+
+
+def test_export_then_import_through_the_cli(
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = _url(couch), _url(couch)
+    _seed(source, 120)
+    path = tmp_path / "backup.ndjson.gz"
+    assert main(["export", str(path), "--url", source, "--quiet"]) == 0
+    assert "exported 121 documents in 2 collections" in capsys.readouterr().out
+    assert main(["import", str(path), "--url", target, "--dry-run", "--quiet"]) == 0
+    assert "would import 121 documents" in capsys.readouterr().out
+    assert _count(target, "agents") == 0
+    assert main(["import", str(path), "--url", target]) == 0
+    captured = capsys.readouterr()
+    assert "imported 121 documents" in captured.out
+    assert _count(target, "agents") == 120
+
+
+def test_migrate_with_verify_and_a_difference(
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source, target = _url(couch), _url(couch)
+    _seed(source, 30)
+    assert main(["migrate", "--from", source, "--to", target, "--verify"]) == 0
+    captured = capsys.readouterr()
+    assert "verified: identical" in captured.out
+    assert "agents: source 30, target 30" in captured.out
+    assert f"migrating {source} -> {target}" in captured.err
+    assert list(tmp_path.iterdir()) == []  # the checkpoint is gone once complete
+
+    async def tamper() -> None:
+        async with create_database_service(settings_from_url(target)) as db:
+            await db.save("agents", "a1", {"i": -1})
+
+    asyncio.run(tamper())
+    status = main(
+        ["migrate", "--from", source, "--to", target, "--collections", "users", "--verify"]
+    )
+    assert status == 0  # only users compared: identical
+    capsys.readouterr()
+    assert main(["migrate", "--from", target, "--to", source, "--dry-run", "--verify"]) == 1
+    assert "different: agents/a1" in capsys.readouterr().out
+
+
+def test_a_corrupt_export_names_its_line(
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_text(
+        '{"collection": "agents", "id": "a", "doc": {}}\n{"collection": "agents", oops\n',
+        encoding="utf-8",
+    )
+    target = _url(couch)
+    assert main(["import", str(path), "--url", target, "--quiet"]) == 1
+    assert "line 2" in capsys.readouterr().err
+    assert _count(target, "agents") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["migrate", "--from", "mysql://root:pw-secret@db", "--to", "memory://"],
+        ["migrate", "--from", "memory://", "--to", "couchdb://root:pw-secret@h:1?nope=1"],
+        ["export", "x.ndjson", "--url", "couchdb://"],
+        ["import", "x.ndjson", "--url", "dynamodb://?bogus=1"],
+    ],
+)
+def test_bad_provider_urls_exit_2_without_secrets(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err
+    assert "pw-secret" not in err
