@@ -262,3 +262,32 @@ async def test_any_valid_document_survives_export_and_import(
     await import_file(target, path)
     got = await target.get("things", doc_id)
     assert_same_json({k: v for k, v in got.items() if k != "_rev"}, {"_id": doc_id, **body})
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_redrawn_in_place_on_a_terminal() -> None:
+    stream = _Terminal()
+    progress = Progress(stream)
+    progress.start("agents", total=30)
+    progress.advance(15)
+    progress.finish()
+    text = stream.getvalue()
+    assert text.startswith("\r")
+    assert "[" + "#" * 15 + "." * 15 + "]" in text
+    assert "15/30" in text
+    assert text.endswith("\n")
+
+
+async def test_migration_progress_on_a_terminal_counts_in_place(
+    source: DatabaseService, target: DatabaseService
+) -> None:
+    await _fill(source, {"agents": 30})
+    stream = _Terminal()
+    await migrate(source, target, progress=Progress(stream), page_size=10)
+    text = stream.getvalue()
+    assert text.count("\r") >= 2  # redrawn, not one line per page
+    assert "30 docs" in text
