@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from asyncdb.documents import Document
@@ -205,15 +205,20 @@ async def _take(stream: AsyncIterator[T], count: int) -> list[T]:
 
 
 def _refuse_event_loop_thread() -> None:
+    library: str | None = None
     try:
         asyncio.get_running_loop()
-    except RuntimeError:
-        try:
-            library = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            return
-    else:
         library = "asyncio"
+    except RuntimeError:
+        trio = sys.modules.get("trio")  # only if the application uses trio at all
+        if trio is not None:
+            try:
+                trio.lowlevel.current_trio_token()
+                library = "trio"
+            except RuntimeError:
+                pass
+    if library is None:
+        return
     raise SyncFacadeMisuseError(
         f"SyncDatabaseService was called from a thread running an {library} event loop; "
         "blocking there would freeze the loop. Await DatabaseService instead, or call the "

@@ -56,9 +56,17 @@ def npm_package(package: str, version: str, entry: str) -> Path:
     if npm is None:
         raise RuntimeError("npm is not installed")
     prefix.mkdir(parents=True, exist_ok=True)
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(prefix),
-         f"{package}@{version}"],
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(prefix),
+            f"{package}@{version}",
+        ],
         check=True,
         capture_output=True,
         timeout=600,
@@ -71,7 +79,7 @@ def npm_package(package: str, version: str, entry: str) -> Path:
 def http_ready(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return bool(response.status < 500)
         except urllib.error.HTTPError as exc:
             return exc.code < 500
@@ -95,7 +103,7 @@ def running_server(
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     log_path = CACHE_DIR / f"{log_name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        process = subprocess.Popen(
             list(command),
             cwd=cwd,
             env={**os.environ, **(env or {})},
