@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
-import anyio.from_thread
-import anyio.lowlevel
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -164,36 +161,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # -- lifespan and dependencies -----------------------------------------------------------------
-class _LoopPortal:
-    """Runs coroutine functions on one running event loop from any other thread (the
-    part of a blocking portal the facade needs, without a task group of its own)."""
-
-    def __init__(self) -> None:
-        self._token = anyio.lowlevel.current_token()
-
-    def call(self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        return anyio.from_thread.run(func, *args, token=self._token)
-
-
-class _LoopSyncDatabaseService(SyncDatabaseService):
-    """The blocking facade over the application's own loop: worker threads block while
-    the loop does the I/O on its one connection pool."""
-
-    def __init__(self, service: DatabaseService, portal: _LoopPortal) -> None:
-        # Deliberately not calling super().__init__: that would start a second event loop
-        # in a thread of its own, with connections of its own (see the report on sync.py).
-        self._service = service
-        self._close_service = False
-        self._lock = threading.Lock()
-        self._exit_stack = contextlib.ExitStack()
-        self._portal = portal  # type: ignore[assignment]
-
-    def close(self) -> None:
-        """Stop accepting calls; the service stays the lifespan's to close."""
-        with self._lock:
-            self._portal = None
-
-
 @contextlib.asynccontextmanager
 async def open_database(
     app: FastAPI,
@@ -216,7 +183,8 @@ async def open_database(
         except BackendError as exc:
             status = "unavailable" if isinstance(exc, BackendUnavailableError) else "failing"
             logger.warning("database %s at start-up: %s", status, exc)
-        sync = _LoopSyncDatabaseService(db, _LoopPortal())
+        # Worker threads of sync handlers block; the app's loop does the I/O, on one pool.
+        sync = SyncDatabaseService.over_running_loop(db)
         setattr(app.state, _STATE_SERVICE, db)
         setattr(app.state, _STATE_SYNC, sync)
         try:

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
+import anyio.from_thread
+import anyio.lowlevel
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from asyncdb.documents import Document
@@ -29,13 +31,62 @@ __all__ = ["SyncDatabaseService"]
 T = TypeVar("T")
 
 
+class _Runner(Protocol):
+    """Where the facade's coroutines run."""
+
+    blocks_to_stop: bool
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+    def stop(self) -> None: ...
+
+
+class _OwnLoop:
+    """A private event loop in a background thread (an anyio blocking portal)."""
+
+    blocks_to_stop = True
+
+    def __init__(self) -> None:
+        self._exit_stack = contextlib.ExitStack()
+        self._portal: BlockingPortal = self._exit_stack.enter_context(
+            start_blocking_portal(backend="asyncio")
+        )
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return self._portal.call(func, *args)
+
+    def stop(self) -> None:
+        self._exit_stack.close()
+
+
+class _HostLoop:
+    """An event loop that runs already (a web application's), entered from worker threads
+    with its token: calls share that loop's connections instead of opening their own."""
+
+    blocks_to_stop = False
+
+    def __init__(self) -> None:
+        self._token = anyio.lowlevel.current_token()
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        async def run() -> T:
+            return await func(*args)
+
+        return anyio.from_thread.run(run, token=self._token)
+
+    def stop(self) -> None:
+        """Nothing to stop: the loop belongs to its application."""
+
+
 class SyncDatabaseService:
     """The face's methods, blocking.
 
-    ``SyncDatabaseService(service)`` takes over ``service`` and closes it on ``close()``
-    (its connections belong to the portal's loop, useless once that stops); pass
-    ``close_service=False`` to keep it open. ``SyncDatabaseService(settings)`` or
-    ``SyncDatabaseService()`` builds a fresh service from settings / the environment.
+    ``SyncDatabaseService(service)`` runs ``service`` on a private event loop in a
+    background thread, takes it over and closes it on ``close()`` (its connections belong
+    to that loop, useless once it stops); pass ``close_service=False`` to keep it open.
+    ``SyncDatabaseService(settings)`` or ``SyncDatabaseService()`` builds a fresh service
+    from settings / the environment. ``SyncDatabaseService.over_running_loop(service)``
+    serves worker threads of an application whose loop already runs ``service``.
     """
 
     def __init__(
@@ -47,13 +98,23 @@ class SyncDatabaseService:
         _refuse_event_loop_thread()
         if not isinstance(service, DatabaseService):
             service = create_database_service(service)
+        self._setup(service, close_service, _OwnLoop())
+
+    @classmethod
+    def over_running_loop(cls, service: DatabaseService) -> SyncDatabaseService:
+        """A facade for worker threads over the event loop that is running now (call it
+        from that loop, e.g. in a FastAPI lifespan). Its calls run on that loop, with the
+        service's one connection pool; the service stays its owner's to close.
+        """
+        facade = cls.__new__(cls)
+        facade._setup(service, False, _HostLoop())
+        return facade
+
+    def _setup(self, service: DatabaseService, close_service: bool, runner: _Runner) -> None:
         self._service = service
         self._close_service = close_service
         self._lock = threading.Lock()
-        self._exit_stack = contextlib.ExitStack()
-        self._portal: BlockingPortal | None = self._exit_stack.enter_context(
-            start_blocking_portal(backend="asyncio")
-        )
+        self._runner: _Runner | None = runner
 
     def __repr__(self) -> str:
         return f"<SyncDatabaseService over {self._service!r}>"
@@ -70,24 +131,27 @@ class SyncDatabaseService:
         self.close()
 
     def close(self) -> None:
-        """Close the service (unless told not to) and stop the portal's thread. Idempotent."""
-        _refuse_event_loop_thread()
+        """Stop accepting calls; close the service (unless told not to) and stop the
+        private loop's thread. Idempotent."""
+        runner = self._runner
+        if runner is not None and (runner.blocks_to_stop or self._close_service):
+            _refuse_event_loop_thread()
         with self._lock:
-            portal, self._portal = self._portal, None
-        if portal is None:
+            runner, self._runner = self._runner, None
+        if runner is None:
             return
         try:
             if self._close_service:
-                portal.call(self._service.aclose)
+                runner.call(self._service.aclose)
         finally:
-            self._exit_stack.close()
+            runner.stop()
 
     def _call(self, func: Any, *args: Any) -> Any:
         _refuse_event_loop_thread()
-        portal = self._portal
-        if portal is None:
+        runner = self._runner
+        if runner is None:
             raise ServiceClosedError("this SyncDatabaseService has been closed")
-        return portal.call(func, *args)
+        return runner.call(func, *args)
 
     # -- the face's methods, blocking --------------------------------------------------------
     def ping(self) -> None:
@@ -147,7 +211,7 @@ class SyncDatabaseService:
                 if len(batch) < page_size:
                     return
         finally:
-            if self._portal is not None:
+            if self._runner is not None:
                 self._call(stream.aclose)
 
     def list_page(self, collection: str, limit: int = 100, cursor: str | None = None) -> Page:

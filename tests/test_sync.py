@@ -7,6 +7,7 @@ import threading
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any
 
+import anyio
 import pytest
 
 from asyncdb import Page, SyncDatabaseService
@@ -424,3 +425,16 @@ def test_an_exception_raised_by_the_update_function_propagates(sdb: SyncDatabase
     with pytest.raises(Refused):
         sdb.update(ITEMS, "u", refuse)
     assert sdb.get(ITEMS, "u")["n"] == 1
+
+
+async def test_a_facade_over_the_running_loop_serves_worker_threads() -> None:
+    async with DatabaseService(MemoryDriver()) as service:
+        facade = SyncDatabaseService.over_running_loop(service)
+        saved = await anyio.to_thread.run_sync(facade.save, "items", "a", {"v": 1})
+        assert (await service.get("items", "a")) == saved  # same loop, same store
+        with pytest.raises(SyncFacadeMisuseError):
+            facade.get("items", "a")  # blocking the loop's own thread is refused
+        facade.close()  # from the loop thread: only stops accepting calls
+        assert not service.closed
+        with pytest.raises(ServiceClosedError):
+            await anyio.to_thread.run_sync(facade.get, "items", "a")
