@@ -10,6 +10,7 @@ running a transfer again never duplicates or corrupts anything.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ logger = logging.getLogger("asyncdb")
 
 PAGE_SIZE = 500
 WRITE_ATTEMPTS = 5
+#: Pages of a migration written at once (each through the target's own batch calls).
+WRITES_IN_FLIGHT = 4
 
 
 @dataclass
@@ -260,18 +263,40 @@ async def _copy_collection(
     progress: Progress,
     record: Callable[[int, str], None],
 ) -> int:
-    """Copy one collection from ``cursor`` on; ``record(copied, next_cursor)`` after each
-    page that is completely written. Returns the number of documents copied in all."""
+    """Copy one collection from ``cursor`` on, with up to ``WRITES_IN_FLIGHT`` pages being
+    written at once. ``record(copied, next_cursor)`` runs for each page in order, once it
+    and every page before it are completely written, so a checkpoint never skips a page.
+    Returns the number of documents copied in all."""
     copied = done
+    pending: deque[tuple[anyio.Event, int, str | None]] = deque()
 
-    async def copy(items: list[Document], next_cursor: str | None) -> None:
+    async def settle(limit: int) -> None:
+        """Wait for the oldest writes until at most ``limit`` are in flight."""
         nonlocal copied
+        while len(pending) > limit:
+            finished, count, next_cursor = pending.popleft()
+            await finished.wait()
+            copied += count
+            progress.advance(count)
+            if next_cursor is not None and not dry_run:
+                record(copied, next_cursor)
+
+    async def write(items: list[Document], finished: anyio.Event) -> None:
         if not dry_run:
             await write_batch(target, name, items)
-        copied += len(items)
-        progress.advance(len(items))
-        if next_cursor is not None and not dry_run:
-            record(copied, next_cursor)
+        finished.set()
 
-    await for_each_page(source, name, cursor, page_size, copy)
+    try:
+        async with anyio.create_task_group() as writers:
+
+            async def copy(items: list[Document], next_cursor: str | None) -> None:
+                finished = anyio.Event()
+                pending.append((finished, len(items), next_cursor))
+                writers.start_soon(write, items, finished)
+                await settle(WRITES_IN_FLIGHT - 1)
+
+            await for_each_page(source, name, cursor, page_size, copy)
+            await settle(0)
+    except BaseExceptionGroup as errors:
+        raise first_error(errors) from None
     return copied
