@@ -16,6 +16,7 @@ from asyncdb.drivers.base import (
     DriverLimits,
     Record,
     ScanPage,
+    WriteOutcome,
     WriteRequest,
 )
 from asyncdb.drivers.memory import MemoryDriver
@@ -457,3 +458,26 @@ async def test_a_service_over_a_wrapper_closes_the_inner_driver() -> None:
     assert inner.closed == 1
     raw = DatabaseService(inner, close_driver=False)
     assert [d["_id"] for d in await raw.list_all("w_items")] == ["a"]
+
+
+async def test_the_default_drop_collection_reports_a_failing_delete() -> None:
+    """The ABC's fallback drop must raise, not scan and retry the same page forever."""
+
+    class Undeletable(MemoryDriver):
+        async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
+            raise BackendUnavailableError("the backend refuses deletes")
+
+        async def delete_many(
+            self, collection: str, deletes: Sequence[DeleteRequest]
+        ) -> list[WriteOutcome]:
+            return await Driver.delete_many(self, collection, deletes)
+
+        async def drop_collection(self, collection: str) -> None:
+            await Driver.drop_collection(self, collection)
+
+    driver = Undeletable()
+    await driver.put("items", "a", {"v": 1})
+    assert isinstance(await driver.scan("items", after=None, limit=5), ScanPage)
+    with pytest.raises(BackendUnavailableError):
+        await driver.drop_collection("items")
+    assert isinstance(await driver.get("items", "a"), Record)

@@ -260,4 +260,9 @@ class Driver(abc.ABC):
             page = await self.scan(collection, after=None, limit=self.limits.scan_page_size)
             if not page.records:
                 return
-            await self.delete_many(collection, [DeleteRequest(r.id) for r in page.records])
+            outcomes = await self.delete_many(
+                collection, [DeleteRequest(r.id) for r in page.records]
+            )
+            for outcome in outcomes:  # a delete that keeps failing must not loop forever
+                if outcome.error is not None:
+                    raise outcome.error

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from asyncdb.documents import Document
+from asyncdb.documents import Document, validate_collection_name
 from asyncdb.errors import BackendUnavailableError, first_error
 from asyncdb.service import DatabaseService
 from asyncdb.transfer.checkpoint import Checkpoint
@@ -49,8 +49,6 @@ class TransferReport:
 async def collections_of(service: DatabaseService, wanted: Sequence[str] | None) -> list[str]:
     """``wanted`` (checked against the contract), or every collection of ``service``."""
     if wanted:
-        from asyncdb.documents import validate_collection_name
-
         return [validate_collection_name(name) for name in wanted]
     return await service.list_collections()
 
