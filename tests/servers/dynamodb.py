@@ -53,8 +53,11 @@ class DynamoDBEndpoint:
 
 
 @contextlib.contextmanager
-def dynalite_server() -> Iterator[DynamoDBEndpoint]:
-    """Run dynalite (installed under the test cache on first use) until the block ends."""
+def dynalite_server(table_delay_ms: int = 0) -> Iterator[DynamoDBEndpoint]:
+    """Run dynalite (installed under the test cache on first use) until the block ends.
+
+    ``table_delay_ms`` is how long tables stay CREATING or DELETING, as on AWS (where it
+    takes seconds); 0 makes the suites fast, a delay lets a test see the transitions."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not installed")
@@ -69,11 +72,11 @@ def dynalite_server() -> Iterator[DynamoDBEndpoint]:
         "--port",
         str(port),
         "--createTableMs",
-        "0",
+        str(table_delay_ms),
         "--deleteTableMs",
-        "0",
+        str(table_delay_ms),
         "--updateTableMs",
-        "0",
+        str(table_delay_ms),
     ]
     with running_server(command, http_ready(url + "/"), log_name="dynalite"):
         yield DynamoDBEndpoint("dynalite", url)

@@ -17,7 +17,7 @@ from tests.servers.firestore import firestore_emulator
 T = TypeVar("T")
 
 
-def _serve(backend: str, server: Callable[[], contextlib.AbstractContextManager[T]]) -> Iterator[T]:
+def serve(backend: str, server: Callable[[], contextlib.AbstractContextManager[T]]) -> Iterator[T]:
     stack = contextlib.ExitStack()
     try:
         value = stack.enter_context(server())
@@ -32,22 +32,22 @@ def _serve(backend: str, server: Callable[[], contextlib.AbstractContextManager[
 @pytest.fixture(scope="session")
 def couchdb_url() -> Iterator[str]:
     """Base URL of a running CouchDB-compatible server (may carry credentials)."""
-    yield from _serve("couchdb", couchdb_server)
+    yield from serve("couchdb", couchdb_server)
 
 
 @pytest.fixture(scope="session")
 def dynalite_endpoint() -> Iterator[DynamoDBEndpoint]:
     """dynalite (or the external DynamoDB endpoint named by the environment)."""
-    yield from _serve("dynamodb (dynalite)", lambda: dynamodb_server("dynalite"))
+    yield from serve("dynamodb (dynalite)", lambda: dynamodb_server("dynalite"))
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[DynamoDBEndpoint]:
     """moto's server (or the external DynamoDB endpoint named by the environment)."""
-    yield from _serve("dynamodb (moto)", lambda: dynamodb_server("moto"))
+    yield from serve("dynamodb (moto)", lambda: dynamodb_server("moto"))
 
 
 @pytest.fixture(scope="session")
 def firestore_host() -> Iterator[str]:
     """``host:port`` of a running Firestore emulator."""
-    yield from _serve("firestore", firestore_emulator)
+    yield from serve("firestore", firestore_emulator)

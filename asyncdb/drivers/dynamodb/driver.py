@@ -319,18 +319,40 @@ class DynamoDBDriver(Driver):
 
     async def _wait_active(self, table: str, deadline: float) -> bool:
         """Poll DescribeTable until ACTIVE (True) or gone (False, create it again)."""
+        status = await self._wait_table(
+            table, deadline, "become ACTIVE", lambda status: status in (None, "ACTIVE")
+        )
+        return status == "ACTIVE"
+
+    async def _wait_gone(self, table: str, deadline: float) -> None:
+        """Poll DescribeTable until a deleted table has left DELETING.
+
+        DeleteTable only starts the deletion; until it ends, ListTables still names the
+        table and CreateTable refuses it. A status other than DELETING means another
+        process has already created it again, which is fine for a drop that happened.
+        """
+        await self._wait_table(
+            table, deadline, "finish deleting", lambda status: status != "DELETING"
+        )
+
+    async def _wait_table(
+        self, table: str, deadline: float, goal: str, settled: Callable[[str | None], bool]
+    ) -> str | None:
+        """Poll DescribeTable until ``settled(status)``; ``None`` is a table that is gone."""
         loop = asyncio.get_running_loop()
         delay = 0.02
         while True:
+            status: str | None
             try:
                 response = await self._call("describe_table", table, {"TableName": table})
+                status = response["Table"]["TableStatus"]
             except TableMissing:
-                return False
-            if response["Table"]["TableStatus"] == "ACTIVE":
-                return True
+                status = None
+            if settled(status):
+                return status
             if loop.time() + delay > deadline:
                 raise BackendUnavailableError(
-                    f"DynamoDB table {table!r} did not become ACTIVE within {self._table_wait}s"
+                    f"DynamoDB table {table!r} did not {goal} within {self._table_wait}s"
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
@@ -648,6 +670,7 @@ class DynamoDBDriver(Driver):
         while True:
             try:
                 await self._call("delete_table", collection, {"TableName": collection})
+                await self._wait_gone(collection, deadline)
                 logger.info("deleted DynamoDB table %r", collection)
                 return
             except TableMissing:
