@@ -5,21 +5,19 @@ A collection is a table (named by the face, prefix included) with one string has
 revision is a random token in the ``_rev`` attribute, checked by condition expressions.
 Bulk writes without a precondition go through BatchWriteItem, reads through BatchGetItem;
 ``find`` scans with a filter expression and pages until it has enough matches.
+
+The client and its retries live in ``_connection``, the table lifecycle in ``_tables``,
+the encoding in ``_codec``, the filter expressions in ``_filter`` and the error mapping in
+``_errors``; this module holds the operations.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
-
-import aioboto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from asyncdb.drivers.base import (
     Body,
@@ -37,17 +35,13 @@ from asyncdb.drivers.dynamodb._codec import (
     decode_body,
     encode_body,
 )
+from asyncdb.drivers.dynamodb._connection import Connection
 from asyncdb.drivers.dynamodb._errors import (
     ConditionFailed,
-    TableBusy,
     TableMissing,
-    backoff_delay,
-    error_code,
-    is_ambiguous,
-    is_transient,
-    translate,
 )
 from asyncdb.drivers.dynamodb._filter import build_filter
+from asyncdb.drivers.dynamodb._tables import Tables
 from asyncdb.errors import (
     AsyncDBError,
     BackendUnavailableError,
@@ -63,8 +57,6 @@ if TYPE_CHECKING:
     from asyncdb.settings import Settings
 
 __all__ = ["DynamoDBDriver"]
-
-logger = logging.getLogger("asyncdb")
 
 T = TypeVar("T")
 
@@ -111,7 +103,7 @@ class DynamoDBDriver(Driver):
     writes inside one bulk call), ``find_page_size`` (the first Scan ``Limit`` of a
     ``find`` with a limit; it grows fourfold per page), ``backoff_base`` / ``backoff_cap``
     (seconds of the jittered exponential back-off), ``table_wait`` (seconds to wait for a
-    table to become ACTIVE).
+    new table to become ACTIVE, or a dropped one to finish deleting).
     """
 
     name = "dynamodb"
@@ -147,27 +139,27 @@ class DynamoDBDriver(Driver):
             raise ConfigurationError(f"{missing} is not set (both AWS keys are needed together)")
         self._region = region
         self._endpoint_url = endpoint_url
-        self._session_kwargs: dict[str, str] = {"region_name": region}
+        session_kwargs: dict[str, str] = {"region_name": region}
         if aws_access_key_id is not None and aws_secret_access_key is not None:
-            self._session_kwargs["aws_access_key_id"] = aws_access_key_id
-            self._session_kwargs["aws_secret_access_key"] = aws_secret_access_key
+            session_kwargs["aws_access_key_id"] = aws_access_key_id
+            session_kwargs["aws_secret_access_key"] = aws_secret_access_key
         if aws_session_token is not None:
-            self._session_kwargs["aws_session_token"] = aws_session_token
+            session_kwargs["aws_session_token"] = aws_session_token
         if profile is not None:
-            self._session_kwargs["profile_name"] = profile
-        self._request_timeout = request_timeout
-        self._max_retries = max_retries
-        self._max_connections = max_connections
+            session_kwargs["profile_name"] = profile
+        self._connection = Connection(
+            session_kwargs=session_kwargs,
+            endpoint_url=endpoint_url,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+            max_connections=max_connections,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+        )
+        self._tables = Tables(self._connection, table_wait)
+        self._call = self._connection.call
         self._write_concurrency = write_concurrency
         self._find_page_size = find_page_size
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._table_wait = table_wait
-        self._client: Any = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._client_lock: asyncio.Lock | None = None
-        self._tables: set[str] = set()  # tables this driver knows to exist
-        self._table_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -193,83 +185,14 @@ class DynamoDBDriver(Driver):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
-        await self._get_client()
+        await self._connection.client()
 
     async def aclose(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
-        self._client_lock = None
-        self._table_locks.clear()
-        if stack is not None:
-            await stack.aclose()
+        self._tables.reset()
+        await self._connection.aclose()
 
     async def ping(self) -> None:
         await self._call("list_tables", "", {"Limit": 1})
-
-    async def _get_client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        if self._client_lock is None:
-            self._client_lock = asyncio.Lock()
-        async with self._client_lock:
-            if self._client is None:
-                self._client = await self._create_client()
-        return self._client
-
-    async def _create_client(self) -> Any:
-        # botocore's own retries are off: the driver retries, so the bound is predictable.
-        config = Config(
-            connect_timeout=self._request_timeout,
-            read_timeout=self._request_timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            max_pool_connections=self._max_connections,
-        )
-        session = aioboto3.Session(**self._session_kwargs)
-        stack = contextlib.AsyncExitStack()
-        try:
-            client = await stack.enter_async_context(
-                session.client("dynamodb", endpoint_url=self._endpoint_url, config=config)
-            )
-        except Exception as exc:
-            await stack.aclose()
-            raise translate(exc, "client setup", "") from exc
-        self._stack = stack
-        return client
-
-    # -- one call, retried -----------------------------------------------------------------
-    async def _call(self, operation: str, table: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One API call with bounded, jittered retries of transient failures.
-
-        Raises ``TableMissing`` / ``TableBusy`` / ``ConditionFailed`` (control flow) or the
-        asyncdb error for anything else.
-        """
-        client = await self._get_client()
-        method = getattr(client, operation)
-        ambiguous = False
-        attempt = 0
-        while True:
-            try:
-                response: dict[str, Any] = await method(**params)
-                return response
-            except Exception as exc:
-                if (
-                    isinstance(exc, ClientError)
-                    and error_code(exc) == "ConditionalCheckFailedException"
-                ):
-                    raise ConditionFailed(ambiguous) from exc
-                if not is_transient(exc) or attempt >= self._max_retries:
-                    raise translate(exc, operation, table) from exc
-                ambiguous = ambiguous or is_ambiguous(exc)
-                delay = backoff_delay(attempt, self._backoff_base, self._backoff_cap)
-                logger.debug(
-                    "DynamoDB %s on %r failed (%s), retry %d in %.3fs",
-                    operation,
-                    table,
-                    type(exc).__name__,
-                    attempt + 1,
-                    delay,
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
 
     async def _write(
         self, table: str, attempt: Callable[[], Awaitable[T]], *, create: bool = True
@@ -278,84 +201,11 @@ class DynamoDBDriver(Driver):
         try:
             return await attempt()
         except TableMissing:
-            self._tables.discard(table)
+            self._tables.forget(table)
             if not create:
                 raise
-        await self._ensure_table(table)
+        await self._tables.ensure(table)
         return await attempt()
-
-    # -- tables ----------------------------------------------------------------------------
-    async def _ensure_table(self, table: str) -> None:
-        lock = self._table_locks.get(table)
-        if lock is None:
-            lock = self._table_locks[table] = asyncio.Lock()
-        async with lock:
-            if table in self._tables:
-                return  # another task created it while this one waited
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._table_wait
-            while True:
-                status: str | None = None
-                try:
-                    response = await self._call(
-                        "create_table",
-                        table,
-                        {
-                            "TableName": table,
-                            "KeySchema": [{"AttributeName": ID_ATTRIBUTE, "KeyType": "HASH"}],
-                            "AttributeDefinitions": [
-                                {"AttributeName": ID_ATTRIBUTE, "AttributeType": "S"}
-                            ],
-                            "BillingMode": "PAY_PER_REQUEST",
-                        },
-                    )
-                    status = response.get("TableDescription", {}).get("TableStatus")
-                    logger.info("created DynamoDB table %r", table)
-                except TableBusy:
-                    pass  # a concurrent creator (or a deletion still running)
-                if status == "ACTIVE" or await self._wait_active(table, deadline):
-                    self._tables.add(table)
-                    return
-
-    async def _wait_active(self, table: str, deadline: float) -> bool:
-        """Poll DescribeTable until ACTIVE (True) or gone (False, create it again)."""
-        status = await self._wait_table(
-            table, deadline, "become ACTIVE", lambda status: status in (None, "ACTIVE")
-        )
-        return status == "ACTIVE"
-
-    async def _wait_gone(self, table: str, deadline: float) -> None:
-        """Poll DescribeTable until a deleted table has left DELETING.
-
-        DeleteTable only starts the deletion; until it ends, ListTables still names the
-        table and CreateTable refuses it. A status other than DELETING means another
-        process has already created it again, which is fine for a drop that happened.
-        """
-        await self._wait_table(
-            table, deadline, "finish deleting", lambda status: status != "DELETING"
-        )
-
-    async def _wait_table(
-        self, table: str, deadline: float, goal: str, settled: Callable[[str | None], bool]
-    ) -> str | None:
-        """Poll DescribeTable until ``settled(status)``; ``None`` is a table that is gone."""
-        loop = asyncio.get_running_loop()
-        delay = 0.02
-        while True:
-            status: str | None
-            try:
-                response = await self._call("describe_table", table, {"TableName": table})
-                status = response["Table"]["TableStatus"]
-            except TableMissing:
-                status = None
-            if settled(status):
-                return status
-            if loop.time() + delay > deadline:
-                raise BackendUnavailableError(
-                    f"DynamoDB table {table!r} did not {goal} within {self._table_wait}s"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
 
     # -- the four core operations ----------------------------------------------------------
     async def get(self, collection: str, doc_id: str) -> Record | None:
@@ -478,13 +328,13 @@ class DynamoDBDriver(Driver):
                 found[record.id] = record
             left = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             stalls = stalls + 1 if len(left) >= len(keys) else 0
-            if left and stalls > self._max_retries:
+            if left and stalls > self._connection.max_retries:
                 raise BackendUnavailableError(
                     f"DynamoDB left {len(left)} keys of table {table!r} unprocessed "
                     f"{stalls} times in a row"
                 )
             if left:
-                await asyncio.sleep(backoff_delay(stalls, self._backoff_base, self._backoff_cap))
+                await self._connection.back_off(stalls)
             keys = left
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
@@ -589,7 +439,7 @@ class DynamoDBDriver(Driver):
             if not left:
                 return
             stalls = stalls + 1 if len(left) >= len(pending) else 0
-            if stalls > self._max_retries:
+            if stalls > self._connection.max_retries:
                 error = BackendUnavailableError(
                     f"DynamoDB left the write unprocessed {stalls} times in a row (throttled)"
                 )
@@ -597,7 +447,7 @@ class DynamoDBDriver(Driver):
                     outcome = outcomes[index_of[_request_id(request)]]
                     outcome.rev, outcome.error = None, error
                 return
-            await asyncio.sleep(backoff_delay(stalls, self._backoff_base, self._backoff_cap))
+            await self._connection.back_off(stalls)
             pending = left
 
     async def _bounded(self, jobs: Sequence[Awaitable[None]]) -> None:
@@ -653,34 +503,10 @@ class DynamoDBDriver(Driver):
 
     async def list_collections(self) -> list[str]:
         """Every table of the account and region (the prefix middleware keeps its own)."""
-        names: list[str] = []
-        params: dict[str, Any] = {}
-        while True:
-            response = await self._call("list_tables", "", params)
-            names.extend(response.get("TableNames", ()))
-            last = response.get("LastEvaluatedTableName")
-            if not last:
-                return sorted(names)
-            params["ExclusiveStartTableName"] = last
+        return await self._tables.names()
 
     async def drop_collection(self, collection: str) -> None:
-        self._tables.discard(collection)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._table_wait
-        while True:
-            try:
-                await self._call("delete_table", collection, {"TableName": collection})
-                await self._wait_gone(collection, deadline)
-                logger.info("deleted DynamoDB table %r", collection)
-                return
-            except TableMissing:
-                return
-            except TableBusy:
-                # Still being created: wait until it is ACTIVE, then delete it.
-                if not await self._wait_active(collection, deadline):
-                    return
-            finally:
-                self._tables.discard(collection)
+        await self._tables.drop(collection)
 
 
 def _rev_condition(if_rev: str) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Tables: which ones this driver knows to exist, and creating and deleting them.
+
+Both CreateTable and DeleteTable only start a change; the table is CREATING or DELETING
+for seconds on AWS. Creation is waited for until ACTIVE, so that the write that needed the
+table can follow; deletion is waited for until the table is gone, so that a drop is
+finished when it returns (ListTables would still name a DELETING table, and CreateTable
+refuses one). Existence is cached: a normal operation never calls DescribeTable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
+from asyncdb.drivers.dynamodb._connection import Connection
+from asyncdb.drivers.dynamodb._errors import TableBusy, TableMissing
+from asyncdb.errors import BackendUnavailableError
+
+__all__ = ["Tables"]
+
+logger = logging.getLogger("asyncdb")
+
+
+class Tables:
+    """The table lifecycle of one driver; ``wait`` bounds each creation or deletion."""
+
+    def __init__(self, connection: Connection, wait: float) -> None:
+        self._connection = connection
+        self._wait = wait
+        self._known: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def known(self, table: str) -> bool:
+        return table in self._known
+
+    def add(self, table: str) -> None:
+        """Remember that ``table`` exists (a write to it just succeeded)."""
+        self._known.add(table)
+
+    def forget(self, table: str) -> None:
+        """``table`` turned out to be missing."""
+        self._known.discard(table)
+
+    def reset(self) -> None:
+        """Drop the per-table locks (they belong to the event loop that is closing)."""
+        self._locks.clear()
+
+    async def names(self) -> list[str]:
+        """Every table of the account and region, sorted."""
+        names: list[str] = []
+        params: dict[str, Any] = {}
+        while True:
+            response = await self._connection.call("list_tables", "", params)
+            names.extend(response.get("TableNames", ()))
+            last = response.get("LastEvaluatedTableName")
+            if not last:
+                return sorted(names)
+            params["ExclusiveStartTableName"] = last
+
+    async def ensure(self, table: str) -> None:
+        """Create ``table`` and wait until it is ACTIVE; concurrent callers share the work."""
+        lock = self._locks.get(table)
+        if lock is None:
+            lock = self._locks[table] = asyncio.Lock()
+        async with lock:
+            if table in self._known:
+                return  # another task created it while this one waited
+            deadline = asyncio.get_running_loop().time() + self._wait
+            while True:
+                status: str | None = None
+                try:
+                    response = await self._connection.call(
+                        "create_table",
+                        table,
+                        {
+                            "TableName": table,
+                            "KeySchema": [{"AttributeName": ID_ATTRIBUTE, "KeyType": "HASH"}],
+                            "AttributeDefinitions": [
+                                {"AttributeName": ID_ATTRIBUTE, "AttributeType": "S"}
+                            ],
+                            "BillingMode": "PAY_PER_REQUEST",
+                        },
+                    )
+                    status = response.get("TableDescription", {}).get("TableStatus")
+                    logger.info("created DynamoDB table %r", table)
+                except TableBusy:
+                    pass  # a concurrent creator (or a deletion still running)
+                if status == "ACTIVE" or await self._wait_active(table, deadline):
+                    self._known.add(table)
+                    return
+
+    async def drop(self, table: str) -> None:
+        """Delete ``table`` and wait until it is gone; a missing table is fine."""
+        self._known.discard(table)
+        deadline = asyncio.get_running_loop().time() + self._wait
+        while True:
+            try:
+                await self._connection.call("delete_table", table, {"TableName": table})
+                await self._wait_gone(table, deadline)
+                logger.info("deleted DynamoDB table %r", table)
+                return
+            except TableMissing:
+                return
+            except TableBusy:
+                # CREATING: wait until ACTIVE, then delete it. DELETING: wait until gone.
+                if not await self._wait_active(table, deadline):
+                    return
+            finally:
+                self._known.discard(table)
+
+    async def _wait_active(self, table: str, deadline: float) -> bool:
+        """Poll until ACTIVE (True) or gone (False: create it again, or nothing to drop)."""
+        status = await self._wait_for(
+            table, deadline, "become ACTIVE", lambda status: status in (None, "ACTIVE")
+        )
+        return status == "ACTIVE"
+
+    async def _wait_gone(self, table: str, deadline: float) -> None:
+        """Poll until a deleted table has left DELETING. Any other status means another
+        process has created it again already, which is fine for a drop that happened."""
+        await self._wait_for(table, deadline, "finish deleting", lambda s: s != "DELETING")
+
+    async def _wait_for(
+        self, table: str, deadline: float, goal: str, settled: Callable[[str | None], bool]
+    ) -> str | None:
+        """Poll DescribeTable until ``settled(status)``; ``None`` is a table that is gone."""
+        loop = asyncio.get_running_loop()
+        delay = 0.02
+        while True:
+            status: str | None
+            try:
+                response = await self._connection.call(
+                    "describe_table", table, {"TableName": table}
+                )
+                status = response["Table"]["TableStatus"]
+            except TableMissing:
+                status = None
+            if settled(status):
+                return status
+            if loop.time() + delay > deadline:
+                raise BackendUnavailableError(
+                    f"DynamoDB table {table!r} did not {goal} within {self._wait}s"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
