@@ -23,6 +23,7 @@ from asyncdb.errors import (
     ServiceClosedError,
     SyncFacadeMisuseError,
     ValidationError,
+    WriteOutcomeUnknownError,
 )
 from asyncdb.factory import create_database_service, get_database_service, reset_database_service
 from asyncdb.registry import available_providers, register_provider
@@ -58,6 +59,7 @@ __all__ = [
     "SyncFacadeMisuseError",
     "ValidationError",
     "WriteOutcome",
+    "WriteOutcomeUnknownError",
     "__version__",
     "available_providers",
     "create_database_service",

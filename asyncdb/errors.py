@@ -24,6 +24,7 @@ __all__ = [
     "ServiceClosedError",
     "SyncFacadeMisuseError",
     "ValidationError",
+    "WriteOutcomeUnknownError",
     "first_error",
 ]
 
@@ -108,6 +109,18 @@ class AuthenticationError(BackendError):
 
 class BackendUnavailableError(BackendError):
     """The backend could not be reached, timed out or is throttling, after retries."""
+
+    status_code = 503
+
+
+class WriteOutcomeUnknownError(BackendUnavailableError):
+    """A conditional write may or may not have been applied.
+
+    An attempt was lost in transit (timeout, dropped connection, gateway error) and its
+    retry met a conflict, which that very attempt may have caused. Reporting a conflict
+    would be a guess, and ``update()`` would apply its function twice on a wrong guess; so
+    the write's fate is left to the caller: read the document to see.
+    """
 
     status_code = 503
 

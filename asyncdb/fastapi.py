@@ -37,6 +37,7 @@ from asyncdb.errors import (
     BackendUnavailableError,
     ConfigurationError,
     ServiceClosedError,
+    WriteOutcomeUnknownError,
 )
 from asyncdb.factory import create_database_service
 from asyncdb.service import DatabaseService
@@ -95,6 +96,8 @@ def public_message(exc: AsyncDBError) -> str:
     if status >= 500:
         if isinstance(exc, ServiceClosedError):
             return "the service is shutting down"
+        if isinstance(exc, WriteOutcomeUnknownError):
+            return "the write may or may not have been applied; read the document to see"
         return _GENERIC_MESSAGES.get(status, _GENERIC_MESSAGES[500])
     return str(exc)
 

@@ -16,6 +16,7 @@ from asyncdb import (
     DatabaseService,
     Settings,
     SyncDatabaseService,
+    WriteOutcomeUnknownError,
     create_database_service,
 )
 from asyncdb.fastapi import (
@@ -118,6 +119,7 @@ async def test_errors_map_to_statuses() -> None:
     [
         (BackendUnavailableError("db.internal:5984 refused"), 503),
         (AuthenticationError("user admin refused at db.internal"), 500),
+        (WriteOutcomeUnknownError("write to db.internal lost"), 503),
     ],
 )
 async def test_server_errors_hide_their_detail(error: Exception, status: int) -> None:
@@ -132,6 +134,24 @@ async def test_server_errors_hide_their_detail(error: Exception, status: int) ->
         response = await client.get("/boom")
     assert response.status_code == status
     assert "db.internal" not in response.text and "admin" not in response.text
+
+
+async def test_a_write_of_unknown_outcome_tells_the_client_to_read_back() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.put("/boom")
+    async def boom() -> None:
+        raise WriteOutcomeUnknownError("write to db.internal lost")
+
+    async with _client(app) as client:
+        response = await client.put("/boom")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["type"] == "WriteOutcomeUnknownError"
+    assert error["message"] == (
+        "the write may or may not have been applied; read the document to see"
+    )
 
 
 async def test_unexpected_exceptions_are_a_generic_500() -> None:

@@ -1,5 +1,6 @@
 """A loopback HTTP proxy in front of the real server: counts and records requests, and
-injects faults (error statuses, dropped connections) into the next N of them."""
+injects faults (error statuses, dropped connections, replies lost after the server acted)
+into the next N of them."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class FaultProxy:
     fail_status: int = 503
     fail_remaining: int = 0
     drop_remaining: int = 0
+    lose_remaining: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
     _client: aiohttp.ClientSession | None = None
@@ -54,6 +56,11 @@ class FaultProxy:
     def drop_next(self, count: int) -> None:
         self.drop_remaining = count
 
+    def lose_reply_next(self, count: int) -> None:
+        """Forward the next ``count`` requests, then drop the connection instead of
+        answering: the server has acted, the client cannot know."""
+        self.lose_remaining = count
+
     def reset(self) -> None:
         self.seen.clear()
 
@@ -77,6 +84,11 @@ class FaultProxy:
             request.method, target, headers=headers, data=body or None, allow_redirects=False
         ) as upstream:
             payload = await upstream.read()
+            if self.lose_remaining:
+                self.lose_remaining -= 1
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=500)
             out_headers = {
                 k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS
             }

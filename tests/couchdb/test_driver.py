@@ -20,6 +20,7 @@ from asyncdb.errors import (
     BackendUnavailableError,
     ConfigurationError,
     ConflictError,
+    WriteOutcomeUnknownError,
 )
 from asyncdb.factory import create_database_service
 from asyncdb.middleware.prefix import PrefixMiddleware
@@ -63,6 +64,7 @@ async def make_db(
     yield make
     proxy.fail_next(0)
     proxy.drop_next(0)
+    proxy.lose_reply_next(0)
     for service in made:
         if not service.closed:
             await service.drop_collection("items")
@@ -123,6 +125,90 @@ async def test_exhausted_retries_raise_backend_unavailable(
     with pytest.raises(BackendUnavailableError, match="502"):
         await db.get("items", "a")
     assert len(proxy.seen) == 3
+
+
+async def test_a_conditional_save_whose_reply_was_lost_is_reported_as_unknown(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    # The first PUT lands but its reply is lost; the retry meets the revision that PUT
+    # made. A ConflictError would be false: the outcome is reported as unknown instead.
+    db = make_db(max_retries=2)
+    first = await db.save("items", "a", {"v": 1})
+    proxy.lose_reply_next(1)
+    with pytest.raises(WriteOutcomeUnknownError, match="read the document"):
+        await db.save("items", "a", {"v": 2, "_rev": first["_rev"]})
+    assert (await db.get("items", "a"))["v"] == 2  # it had landed
+
+
+async def test_a_create_whose_reply_was_lost_is_reported_as_unknown(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(max_retries=2)
+    await db.save("items", "first", {})  # the database exists: one PUT is the create
+    proxy.lose_reply_next(1)
+    with pytest.raises(WriteOutcomeUnknownError):
+        await db.create("items", "a", {"v": 1})
+    assert (await db.get("items", "a"))["v"] == 1
+
+
+async def test_update_with_a_lost_reply_applies_its_function_once(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    # Reported as a conflict, update() would re-read and increment a second time.
+    db = make_db(max_retries=2)
+    await db.save("items", "counter", {"n": 0})
+    calls = 0
+
+    def increment(doc: dict[str, Any] | None) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        assert doc is not None
+        proxy.lose_reply_next(1)  # the next request is the conditional PUT
+        return {**doc, "n": doc["n"] + 1}
+
+    with pytest.raises(WriteOutcomeUnknownError):
+        await db.update("items", "counter", increment)
+    assert calls == 1
+    assert (await db.get("items", "counter"))["n"] == 1
+
+
+async def test_a_lost_unconditional_save_is_simply_written_again(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(max_retries=2)
+    await db.save("items", "a", {"v": 1})
+    proxy.lose_reply_next(1)
+    saved = await db.save("items", "a", {"v": 2})
+    assert await db.get("items", "a") == saved
+
+
+async def test_bulk_conditional_writes_with_a_lost_reply_are_unknown_alone(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(max_retries=2)
+    old = await db.save("items", "guarded", {"v": 1})
+    proxy.lose_reply_next(1)
+    result = await db.save_many(
+        "items", [{"_id": "guarded", "_rev": old["_rev"], "v": 2}, {"_id": "plain", "v": 1}]
+    )
+    assert [(outcome.id, type(outcome.error)) for outcome in result.failed] == [
+        ("guarded", WriteOutcomeUnknownError)
+    ]
+    assert (await db.get("items", "guarded"))["v"] == 2
+    assert (await db.get("items", "plain"))["v"] == 1
+
+
+async def test_a_true_conflict_after_a_refused_attempt_is_still_a_conflict(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    # 503 says the server did not act, so a conflict on the retry is real.
+    db = make_db(max_retries=2)
+    first = await db.save("items", "a", {"v": 1})
+    await db.save("items", "a", {"v": 2})
+    proxy.fail_next(1, status=503)
+    with pytest.raises(ConflictError):
+        await db.save("items", "a", {"v": 3, "_rev": first["_rev"]})
+    assert (await db.get("items", "a"))["v"] == 2
 
 
 async def test_unreachable_server_raises_backend_unavailable() -> None:

@@ -38,6 +38,10 @@ logger = logging.getLogger("asyncdb")
 
 #: Statuses worth another attempt: the server or something in front of it is overloaded.
 _TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+#: Of those, the ones that say the server did not act on the request.
+_NOT_APPLIED_STATUSES: Final = frozenset({408, 429, 503})
+#: Failures that happen before a request reaches the server.
+_NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _BACKOFF_BASE: Final = 0.05
 _BACKOFF_CAP: Final = 2.0
 _KEEPALIVE: Final = 4.0
@@ -96,6 +100,10 @@ class Reply:
     status: int
     headers: Mapping[str, str]
     data: Any
+    #: An earlier attempt of this request failed in a way that leaves open whether the
+    #: server applied it (lost connection, read timeout, 500/502/504): a conflict in this
+    #: reply may be that attempt's own doing.
+    after_ambiguous: bool = False
 
 
 class Transport:
@@ -140,6 +148,12 @@ class Transport:
                 timeout=self._timeout,
                 json_serialize=json.dumps,
             )
+            # aiohttp silently resends an idempotent request (PUT, DELETE) once when the
+            # connection drops before the answer, so a conditional PUT that had landed
+            # would come back as a plain 409. Retries are this transport's, which knows
+            # that such an attempt is ambiguous (Reply.after_ambiguous). The switch is
+            # private to aiohttp; tests/couchdb/test_driver.py proves it still works.
+            self._session._retry_connection = False
         return self._session
 
     async def aclose(self) -> None:
@@ -162,6 +176,7 @@ class Transport:
         """
         url = URL(self.address.base_url + path, encoded=True)
         attempt = 0
+        ambiguous = False
         while True:
             try:
                 reply = await self._send(method, url, body)
@@ -172,13 +187,16 @@ class Transport:
                         f"{attempt + 1} attempts ({type(exc).__name__}: {method} {_route(path)})"
                     ) from exc
                 reason = type(exc).__name__
+                ambiguous = ambiguous or not isinstance(exc, _NOT_SENT)
             else:
                 status = reply.status
                 if 200 <= status < 300 or status in passthrough:
+                    reply.after_ambiguous = ambiguous
                     return reply
                 if status not in _TRANSIENT_STATUSES or attempt >= self._max_retries:
                     raise self._error(method, path, reply, attempt)
                 reason = f"HTTP {status}"
+                ambiguous = ambiguous or status not in _NOT_APPLIED_STATUSES
             delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
             attempt += 1
             logger.debug(

@@ -46,6 +46,7 @@ from asyncdb.errors import (
     ConfigurationError,
     ConflictError,
     DocumentTooLargeError,
+    WriteOutcomeUnknownError,
 )
 
 if TYPE_CHECKING:
@@ -267,6 +268,8 @@ class CouchDBDriver(Driver):
         reply = await self._write(collection, "PUT", path, payload, passthrough=(409,))
         if reply.status != 409:
             return _new_rev(reply)
+        if (if_rev is not None or if_absent) and reply.after_ambiguous:
+            raise _outcome_unknown(collection, doc_id)
         if if_rev is not None:
             raise _stale(collection, doc_id)
         if if_absent:
@@ -391,7 +394,7 @@ class CouchDBDriver(Driver):
         # revisions are read in one request and only they are sent again.
         upserts = {i for i in pending if writes[i].if_rev is None and not writes[i].if_absent}
         for attempt in range(self._write_attempts):
-            results = await self._bulk(collection, [payloads[i] for i in pending])
+            results, after_ambiguous = await self._bulk(collection, [payloads[i] for i in pending])
             retry: list[int] = []
             for index, result in zip(pending, results, strict=True):
                 error = result.get("error")
@@ -399,6 +402,8 @@ class CouchDBDriver(Driver):
                     outcomes[index].rev = _rev_of(result.get("rev")) or str(result.get("rev"))
                 elif error == "conflict" and index in upserts:
                     retry.append(index)
+                elif error == "conflict" and after_ambiguous:
+                    outcomes[index].error = _outcome_unknown(collection, writes[index].id)
                 else:
                     outcomes[index].error = _bulk_error(collection, writes[index].id, result)
             if not retry:
@@ -448,7 +453,8 @@ class CouchDBDriver(Driver):
                 sent.append(index)
             if not sent:
                 return outcomes
-            results = await self._bulk(collection, tombstones, create=False)
+            # A lost reply is harmless here: a tombstone that landed reads as gone below.
+            results, _ = await self._bulk(collection, tombstones, create=False)
             pending = []
             for index, result in zip(sent, results, strict=True):
                 error = result.get("error")
@@ -468,24 +474,26 @@ class CouchDBDriver(Driver):
 
     async def _bulk(
         self, collection: str, docs: list[Body], *, create: bool = True
-    ) -> list[dict[str, Any]]:
-        """POST ``_bulk_docs``; one result per document, in the order sent."""
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """POST ``_bulk_docs``: one result per document, in the order sent, and whether an
+        earlier attempt of the request may have been applied (``Reply.after_ambiguous``)."""
         if not docs:
-            return []
+            return [], False
         path = f"{_db(collection)}/_bulk_docs"
         if create:
             reply = await self._write(collection, "POST", path, {"docs": docs})
         else:
             reply = await self._request("POST", path, {"docs": docs}, passthrough=(404,))
             if reply.status == 404:
-                return [{"error": "not_found"} for _ in docs]
+                return [{"error": "not_found"} for _ in docs], False
         results = reply.data
         if not isinstance(results, list) or len(results) != len(docs):
             raise BackendError(
                 f"CouchDB at {self._transport.address.redacted} answered _bulk_docs with "
                 f"{type(results).__name__}, not one result per document"
             )
-        return [result if isinstance(result, dict) else {"error": "unknown"} for result in results]
+        checked = [item if isinstance(item, dict) else {"error": "unknown"} for item in results]
+        return checked, reply.after_ambiguous
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         base = selector(query)
@@ -592,6 +600,14 @@ def _new_rev(reply: Reply) -> str:
 
 def _stale(collection: str, doc_id: str) -> ConflictError:
     return ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
+
+
+def _outcome_unknown(collection: str, doc_id: str) -> WriteOutcomeUnknownError:
+    return WriteOutcomeUnknownError(
+        f"the conditional write of {doc_id!r} in {collection!r} may or may not have been "
+        "applied: an attempt was lost in transit and its retry met a conflict; read the "
+        "document to see"
+    )
 
 
 def _bulk_error(collection: str, doc_id: str, result: dict[str, Any]) -> AsyncDBError:
