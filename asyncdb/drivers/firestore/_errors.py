@@ -3,7 +3,9 @@
 Only gRPC status codes decide: ``ALREADY_EXISTS`` / ``FAILED_PRECONDITION`` on a
 conditional write are conflicts, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
 ``RESOURCE_EXHAUSTED``, ``ABORTED`` and ``INTERNAL`` are retried with exponential back-off
-and full jitter and then reported as ``BackendUnavailableError``, ``PERMISSION_DENIED`` /
+and full jitter and then reported as ``BackendUnavailableError`` (a conditional write whose
+retry meets a conflict after a deadline, unavailable or internal error may have been
+applied by the lost attempt: ``WriteOutcomeUnknownError``), ``PERMISSION_DENIED`` /
 ``UNAUTHENTICATED`` mean the credentials are refused. Messages carry the status and the
 server's text, which never holds a credential (tokens travel in gRPC metadata only).
 """
@@ -26,13 +28,16 @@ from asyncdb.errors import (
     BackendUnavailableError,
     ConflictError,
     DocumentTooLargeError,
+    WriteOutcomeUnknownError,
 )
 
 __all__ = [
+    "CONFLICT_CODES",
     "TRANSIENT_CODES",
     "Retrier",
     "error_for_status",
     "map_error",
+    "outcome_unknown",
 ]
 
 logger = logging.getLogger("asyncdb")
@@ -53,6 +58,7 @@ UNAVAILABLE: Final = 14
 UNAUTHENTICATED: Final = 16
 INVALID_ARGUMENT: Final = 3
 
+CONFLICT_CODES: Final = frozenset({ALREADY_EXISTS, FAILED_PRECONDITION})
 TRANSIENT_CODES: Final = frozenset(
     {DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE}
 )
@@ -64,6 +70,8 @@ _TRANSIENT: Final = (
     gexc.InternalServerError,
     auth_exc.TransportError,
 )
+#: Transient failures after which the server may still have applied the request.
+_AMBIGUOUS: Final = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError)
 #: Phrases Firestore uses when a document or request is over its size limits.
 _SIZE_HINTS: Final = ("too big", "too large", "exceeds the maximum", "maximum allowed size")
 
@@ -75,7 +83,7 @@ def _is_too_large(message: str) -> bool:
 
 def error_for_status(code: int, message: str, where: str) -> AsyncDBError:
     """The asyncdb error for a per-write gRPC status (BatchWrite answers one per write)."""
-    if code in (ALREADY_EXISTS, FAILED_PRECONDITION):
+    if code in CONFLICT_CODES:
         return ConflictError(f"{where}: {_conflict_reason(code)}")
     if code in (PERMISSION_DENIED, UNAUTHENTICATED):
         return AuthenticationError(f"{where}: Firestore refused the credentials ({message})")
@@ -132,17 +140,47 @@ class Retrier:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
-    async def run(self, where: str, call: Callable[[], Awaitable[T]]) -> T:
-        """``await call()``; map its failures; ``BackendUnavailableError`` after retries."""
+    async def run(
+        self, where: str, call: Callable[[], Awaitable[T]], *, conflict_may_be_own: bool = False
+    ) -> T:
+        """``await call()``; map its failures; ``BackendUnavailableError`` after retries.
+
+        ``conflict_may_be_own``: the call is a conditional write, so a conflict after an
+        ambiguous attempt may be that attempt's doing (``WriteOutcomeUnknownError``).
+        """
+        result, _ = await self.run_noting_ambiguity(
+            where, call, conflict_may_be_own=conflict_may_be_own
+        )
+        return result
+
+    async def run_noting_ambiguity(
+        self, where: str, call: Callable[[], Awaitable[T]], *, conflict_may_be_own: bool = False
+    ) -> tuple[T, bool]:
+        """As ``run``, and whether a failed attempt may have been applied before the one
+        that answered (a deadline, an unavailable or internal error: the server may have
+        committed and the answer been lost)."""
         attempt = 0
+        ambiguous = False
         while True:
             try:
-                return await call()
+                return await call(), ambiguous
             except _TRANSIENT as exc:
                 if attempt >= self.max_retries:
                     raise map_error(exc, where) from exc
+                ambiguous = ambiguous or isinstance(exc, _AMBIGUOUS)
                 logger.debug("%s: transient %s, retry %d", where, type(exc).__name__, attempt + 1)
+            except (gexc.AlreadyExists, gexc.FailedPrecondition) as exc:
+                if ambiguous and conflict_may_be_own:
+                    raise outcome_unknown(where) from exc
+                raise map_error(exc, where) from exc
             except (gexc.GoogleAPIError, auth_exc.GoogleAuthError) as exc:
                 raise map_error(exc, where) from exc
             await anyio.sleep(self.delay(attempt))
             attempt += 1
+
+
+def outcome_unknown(where: str) -> WriteOutcomeUnknownError:
+    return WriteOutcomeUnknownError(
+        f"{where}: the conditional write may or may not have been applied: an attempt was "
+        "lost in transit and its retry met a conflict; read the document to see"
+    )

@@ -233,8 +233,10 @@ class FirestoreDriver(Driver):
         conn = await self._connection()
         request = _CommitRequest(database=conn.database_path)
         self._fill_write(request.writes.add(), conn, collection, doc_id, body, if_rev, if_absent)
-        response = await self._call(
-            f"put {collection}/{doc_id}", lambda: self._commit(conn, request)
+        response = await self._retry.run(
+            f"put {collection}/{doc_id}",
+            lambda: self._commit(conn, request),
+            conflict_may_be_own=if_rev is not None or if_absent,
         )
         return format_revision(response.write_results[0].update_time)
 
@@ -355,7 +357,9 @@ class FirestoreDriver(Driver):
         def succeeded(index: int, result: Any) -> None:
             outcomes[index].rev = format_revision(result.update_time)
 
-        await self._batch_write(conn, f"put_many {collection}", prepared, outcomes, succeeded)
+        await self._batch_write(
+            conn, f"put_many {collection}", prepared, outcomes, succeeded, conditional=True
+        )
         return outcomes
 
     async def delete_many(
@@ -396,9 +400,13 @@ class FirestoreDriver(Driver):
         prepared: list[tuple[int, Any]],
         outcomes: list[WriteOutcome],
         succeeded: Callable[[int, Any], None] | None,
+        *,
+        conditional: bool = False,
     ) -> None:
         """Send ``prepared`` writes with ``BatchWrite``; retry the transient per-write
-        failures; record every write's outcome."""
+        failures; record every write's outcome. ``conditional``: a conflict after an
+        ambiguous attempt of the RPC may be that attempt's own write (outcome unknown);
+        deletes pass False, because they read back what a conflict means."""
         pending = prepared
         attempt = 0
         while pending:
@@ -417,7 +425,7 @@ class FirestoreDriver(Driver):
                     )
                     return types.BatchWriteResponse.pb(response)
 
-                response = await self._call(where, call)
+                response, ambiguous = await self._retry.run_noting_ambiguity(where, call)
                 for (index, write), status, result in zip(
                     chunk, response.status, response.write_results, strict=True
                 ):
@@ -429,6 +437,10 @@ class FirestoreDriver(Driver):
                         retry.append((index, write))
                         outcomes[index].error = BackendUnavailableError(
                             f"{where}: {outcomes[index].id!r} was not written ({status.message})"
+                        )
+                    elif conditional and ambiguous and status.code in _errors.CONFLICT_CODES:
+                        outcomes[index].error = _errors.outcome_unknown(
+                            f"{where} {outcomes[index].id!r}"
                         )
                     else:
                         outcomes[index].error = _errors.error_for_status(
