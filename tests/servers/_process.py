@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -99,10 +100,17 @@ def running_server(
     timeout: float = 60.0,
     log_name: str = "server",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` until the block ends; wait until ``ready()`` is true."""
+    """Run ``command`` until the block ends; wait until ``ready()`` is true.
+
+    The server's output goes to a log file of its own (so that concurrent servers and
+    sessions never share one), quoted in the error when the server does not start, and
+    removed at the end.
+    """
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = CACHE_DIR / f"{log_name}.log"
-    with log_path.open("wb") as log:
+    with tempfile.NamedTemporaryFile(
+        prefix=f"{log_name}-", suffix=".log", dir=CACHE_DIR, delete=False
+    ) as log:
+        log_path = Path(log.name)
         process = subprocess.Popen(
             list(command),
             cwd=cwd,
@@ -118,7 +126,8 @@ def running_server(
                     tail = log_path.read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"{log_name} exited with {process.returncode}: {tail}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{log_name} did not answer within {timeout:.0f}s")
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{log_name} did not answer within {timeout:.0f}s: {tail}")
                 time.sleep(0.1)
             yield process
         finally:
@@ -130,3 +139,4 @@ def running_server(
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+            log_path.unlink(missing_ok=True)
