@@ -33,9 +33,6 @@ class Tables:
         self._known: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def known(self, table: str) -> bool:
-        return table in self._known
-
     def add(self, table: str) -> None:
         """Remember that ``table`` exists (a write to it just succeeded)."""
         self._known.add(table)
