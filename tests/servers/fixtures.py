@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 
 def serve(backend: str, server: Callable[[], contextlib.AbstractContextManager[T]]) -> Iterator[T]:
+    """Yield what ``server()`` runs for as long as the fixture lives; a server that cannot
+    start fails the test under ``CI=true`` and skips it elsewhere."""
     stack = contextlib.ExitStack()
     try:
         value = stack.enter_context(server())
