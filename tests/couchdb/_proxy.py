@@ -19,6 +19,7 @@ _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "ke
 class Seen:
     method: str
     raw_path: str  # exactly as it arrived, still percent-encoded
+    body: bytes = b""
 
 
 @dataclass
@@ -65,7 +66,8 @@ class FaultProxy:
         self.seen.clear()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.seen.append(Seen(request.method, request.raw_path))
+        body = await request.read()
+        self.seen.append(Seen(request.method, request.raw_path, body))
         if self.drop_remaining:
             self.drop_remaining -= 1
             assert request.transport is not None
@@ -78,7 +80,6 @@ class FaultProxy:
             )
         assert self._client is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
-        body = await request.read()
         target = URL(self.upstream.rstrip("/") + request.raw_path, encoded=True)
         async with self._client.request(
             request.method, target, headers=headers, data=body or None, allow_redirects=False

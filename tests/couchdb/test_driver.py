@@ -5,7 +5,7 @@ real server as the conformance suite, optionally through a fault-injecting proxy
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +23,6 @@ from asyncdb.errors import (
     WriteOutcomeUnknownError,
 )
 from asyncdb.factory import create_database_service
-from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.service import DatabaseService
 from asyncdb.settings import Settings
 from asyncdb.testing import assert_same_json
@@ -31,44 +30,6 @@ from tests.couchdb._proxy import FaultProxy
 from tests.servers._process import free_port
 
 ODD_IDS = ["a b", "q?x=1", "h#frag", "p+lus", "a&b=c", "%2F", "50%", "ü日本😀", "..x", "~"]
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"t{secrets.token_hex(5)}_"
-
-
-@pytest.fixture
-async def proxy(couchdb_url: str) -> AsyncIterator[FaultProxy]:
-    fault_proxy = FaultProxy(parse_server_url(couchdb_url, None, None).base_url)
-    await fault_proxy.start()
-    yield fault_proxy
-    await fault_proxy.stop()
-
-
-@pytest.fixture
-async def make_db(
-    couchdb_url: str, proxy: FaultProxy, prefix: str
-) -> AsyncIterator[Callable[..., DatabaseService]]:
-    """Services over drivers that talk through the proxy (credentials as the server's)."""
-    address = parse_server_url(couchdb_url, None, None)
-    made: list[DatabaseService] = []
-
-    def make(**options: Any) -> DatabaseService:
-        options.setdefault("max_retries", 3)
-        driver = CouchDBDriver(proxy.url, user=address.user, password=address.password, **options)
-        service = DatabaseService(PrefixMiddleware(driver, prefix))
-        made.append(service)
-        return service
-
-    yield make
-    proxy.fail_next(0)
-    proxy.drop_next(0)
-    proxy.lose_reply_next(0)
-    for service in made:
-        if not service.closed:
-            await service.drop_collection("items")
-            await service.aclose()
 
 
 def _paths(proxy: FaultProxy) -> list[str]:

@@ -32,7 +32,7 @@ from asyncdb.errors import (
     DocumentTooLargeError,
 )
 
-__all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "segment"]
+__all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "reason_of", "segment"]
 
 logger = logging.getLogger("asyncdb")
 
@@ -222,7 +222,7 @@ class Transport:
 
     def _error(self, method: str, path: str, reply: Reply, attempt: int) -> AsyncDBError:
         status = reply.status
-        reason = _reason(reply.data)
+        reason = reason_of(reply.data)
         where = f"CouchDB at {self.address.redacted}"
         route = _route(path)
         if status in (401, 403):
@@ -245,7 +245,8 @@ def _route(path: str) -> str:
     return path.partition("?")[0]
 
 
-def _reason(data: Any) -> str:
+def reason_of(data: Any) -> str:
+    """CouchDB's ``error: reason`` from an error body, for messages."""
     if isinstance(data, dict):
         error, reason = data.get("error"), data.get("reason")
         if error or reason:

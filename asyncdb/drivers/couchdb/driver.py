@@ -32,11 +32,19 @@ from asyncdb.drivers.base import (
     WriteRequest,
 )
 from asyncdb.drivers.couchdb._codec import MARKER, decode_body, dumps, encode_body
-from asyncdb.drivers.couchdb._mango import PLAIN_FIELD, find_request, selector
+from asyncdb.drivers.couchdb._mango import (
+    PLAIN_FIELD,
+    Index,
+    choose_index,
+    equality_fields,
+    find_request,
+    selector,
+)
 from asyncdb.drivers.couchdb._transport import (
     Reply,
     Transport,
     parse_server_url,
+    reason_of,
     segment,
 )
 from asyncdb.errors import (
@@ -62,7 +70,6 @@ logger = logging.getLogger("asyncdb")
 #: The shape of a CouchDB revision. A ``_rev`` of any other shape cannot be current, and
 #: CouchDB would refuse a whole ``_bulk_docs`` request over it (400), so it fails alone.
 _REVISION: Final = re.compile(r"[0-9]+-[0-9A-Za-z]+")
-_FIND_PAGE: Final = 1000
 _UTF16_MAX: Final = "\uffff" * 8
 
 
@@ -83,7 +90,8 @@ class CouchDBDriver(Driver):
     ``url`` is the server's base URL (credentials in it are accepted; ``user`` and
     ``password`` override them). ``pool_size`` bounds the open connections;
     ``write_attempts`` bounds how often an unconditional write or delete re-reads the
-    current revision after losing a race to a concurrent writer.
+    current revision after losing a race to a concurrent writer; ``find_page_size`` is the
+    most documents one ``_find`` request asks for.
     """
 
     name = "couchdb"
@@ -104,9 +112,12 @@ class CouchDBDriver(Driver):
         verify_tls: bool = True,
         ssl_context: ssl.SSLContext | None = None,
         write_attempts: int = 20,
+        find_page_size: int = 1000,
     ) -> None:
         if write_attempts < 1:
             raise ConfigurationError("write_attempts must be at least 1")
+        if find_page_size < 1:
+            raise ConfigurationError("find_page_size must be at least 1")
         address = parse_server_url(url, user, password)
         self._transport = Transport(
             address,
@@ -118,12 +129,16 @@ class CouchDBDriver(Driver):
             ssl_context=ssl_context,
         )
         self._write_attempts = write_attempts
+        self._find_page_size = find_page_size
         # Whether HEAD's ETag is the revision (CouchDB) or an opaque hash (pouchdb-server);
         # learnt from the first HEAD, then the cheaper way is used directly.
         self._etag_is_revision: bool | None = None
         # The ``endkey`` a scan sends: none on CouchDB (its default covers every id);
         # pouchdb-server's in-memory store stops early without one. Learnt from ``GET /``.
         self._scan_endkey: str | _Unknown | None = _UNKNOWN
+        # The json indexes ending in ``_id`` of each database, read once per process with
+        # the first ``find`` that could use one, and kept up to date by ``ensure_index``.
+        self._indexes: dict[str, set[Index]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -497,26 +512,48 @@ class CouchDBDriver(Driver):
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         base = selector(query)
-        page_size = _FIND_PAGE if limit is None else min(_FIND_PAGE, max(limit, 25))
+        most = self._find_page_size
+        page_size = most if limit is None else min(most, max(limit, 25))
         fields = _projection(query)
+        fixed = equality_fields(base)
+        index = choose_index(await self._known_indexes(collection), fixed) if fixed else None
         matches: list[Record] = []
         after: str | None = None
         endkey = await self._endkey()
         while True:
-            request = find_request(base, after, page_size, endkey)
+            # With an index the range starts at ``after`` (see find_request): one row more.
+            wanted = page_size + 1 if index is not None and after is not None else page_size
+            request = find_request(base, after, wanted, endkey, index)
             if fields is not None:
                 request["fields"] = fields
             reply = await self._request(
-                "POST", f"{_db(collection)}/_find", request, passthrough=(404,)
+                "POST",
+                f"{_db(collection)}/_find",
+                request,
+                passthrough=(400, 404) if index is not None else (404,),
             )
             if reply.status == 404:
                 return matches
+            if reply.status == 400 and index is not None:
+                # The index went away (or the server cannot use it): page by _id instead.
+                logger.warning(
+                    "CouchDB could not use index %r of %r (%s); finding without it",
+                    index.name,
+                    collection,
+                    reason_of(reply.data),
+                )
+                self._indexes.get(collection, set()).discard(index)
+                index = None
+                continue
             docs = reply.data.get("docs") if isinstance(reply.data, dict) else None
             if not isinstance(docs, list):
                 raise BackendError(
                     f"CouchDB at {self._transport.address.redacted} answered _find "
                     "without a list of docs"
                 )
+            rows = len(docs)
+            if index is not None and after is not None:
+                docs = [doc for doc in docs if doc.get("_id") != after][:page_size]
             for doc in docs:
                 doc_id = str(doc.get("_id", "_"))
                 if doc_id.startswith("_"):
@@ -526,9 +563,22 @@ class CouchDBDriver(Driver):
                     matches.append(record)
                     if limit is not None and len(matches) >= limit:
                         return matches
-            if len(docs) < page_size:
+            if rows < wanted or not docs:
                 return matches
             after = str(docs[-1]["_id"])
+
+    async def _known_indexes(self, collection: str) -> set[Index]:
+        """The indexes ``find`` may use on ``collection``: listed once, then cached."""
+        known = self._indexes.get(collection)
+        if known is None:
+            reply = await self._transport.request(
+                "GET", f"{_db(collection)}/_index", passthrough=(404,)
+            )
+            listing = reply.data.get("indexes") if isinstance(reply.data, dict) else None
+            entries = listing if reply.status != 404 and isinstance(listing, list) else []
+            found = (Index.from_listing(entry) for entry in entries if isinstance(entry, dict))
+            known = self._indexes[collection] = {index for index in found if index is not None}
+        return known
 
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
         # Mango reads '.' in a field name as nesting: such fields are filtered on the
@@ -536,12 +586,11 @@ class CouchDBDriver(Driver):
         plain = [name for name in fields if PLAIN_FIELD.fullmatch(name)]
         if not plain:
             return
-        await self._write(
-            collection,
-            "POST",
-            f"{_db(collection)}/_index",
-            {"index": {"fields": plain}, "type": "json"},
-        )
+        index = Index.for_fields(plain)
+        await self._write(collection, "POST", f"{_db(collection)}/_index", index.definition())
+        known = self._indexes.get(collection)
+        if known is not None:  # else the first find lists it with the others
+            known.add(index)
 
     async def list_collections(self) -> list[str]:
         # CouchDB 3 serves _all_dbs to server admins only (admin_only_all_dbs).
@@ -549,6 +598,7 @@ class CouchDBDriver(Driver):
         return [name for name in reply.data if isinstance(name, str) and name[:1] != "_"]
 
     async def drop_collection(self, collection: str) -> None:
+        self._indexes.pop(collection, None)
         await self._transport.request("DELETE", _db(collection), passthrough=(404,))
 
 

@@ -1,0 +1,54 @@
+"""Fixtures of the CouchDB driver's own tests: a fault-injecting proxy in front of the
+session's server, and services whose drivers talk through it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from asyncdb.drivers.couchdb import CouchDBDriver
+from asyncdb.drivers.couchdb._transport import parse_server_url
+from asyncdb.middleware.prefix import PrefixMiddleware
+from asyncdb.service import DatabaseService
+from tests.couchdb._proxy import FaultProxy
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{secrets.token_hex(5)}_"
+
+
+@pytest.fixture
+async def proxy(couchdb_url: str) -> AsyncIterator[FaultProxy]:
+    fault_proxy = FaultProxy(parse_server_url(couchdb_url, None, None).base_url)
+    await fault_proxy.start()
+    yield fault_proxy
+    await fault_proxy.stop()
+
+
+@pytest.fixture
+async def make_db(
+    couchdb_url: str, proxy: FaultProxy, prefix: str
+) -> AsyncIterator[Callable[..., DatabaseService]]:
+    """Services over drivers that talk through the proxy (credentials as the server's)."""
+    address = parse_server_url(couchdb_url, None, None)
+    made: list[DatabaseService] = []
+
+    def make(**options: Any) -> DatabaseService:
+        options.setdefault("max_retries", 3)
+        driver = CouchDBDriver(proxy.url, user=address.user, password=address.password, **options)
+        service = DatabaseService(PrefixMiddleware(driver, prefix))
+        made.append(service)
+        return service
+
+    yield make
+    proxy.fail_next(0)
+    proxy.drop_next(0)
+    proxy.lose_reply_next(0)
+    for service in made:
+        if not service.closed:
+            await service.drop_collection("items")
+            await service.aclose()

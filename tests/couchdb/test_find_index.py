@@ -1,0 +1,182 @@
+"""``find`` on CouchDB asks an index made by ``ensure_index`` when the query fixes all of
+its fields, pages through it in ``_id`` order, and falls back to ``_id`` paging when the
+index is gone. Requests are seen at the proxy; the server's ``_explain`` says which index
+it used for them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from asyncdb.drivers.couchdb._mango import Index
+from asyncdb.drivers.couchdb._transport import parse_server_url
+from asyncdb.service import DatabaseService
+from tests.couchdb._proxy import FaultProxy, Seen
+
+
+def _finds(proxy: FaultProxy) -> list[dict[str, Any]]:
+    return [json.loads(seen.body) for seen in proxy.seen if seen.raw_path.endswith("/_find")]
+
+
+def _index_listings(proxy: FaultProxy) -> list[Seen]:
+    return [s for s in proxy.seen if s.method == "GET" and s.raw_path.endswith("/_index")]
+
+
+async def _server(couchdb_url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    address = parse_server_url(couchdb_url, None, None)
+    auth = aiohttp.BasicAuth(address.user, address.password or "") if address.user else None
+    async with (
+        aiohttp.ClientSession(auth=auth) as session,
+        session.request(method, address.base_url + path, json=body) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+def _dataset(count: int) -> list[dict[str, Any]]:
+    # Every third document matches {"user": "u0", "kind": "a"}; the others differ in one
+    # field or both, so that an index on only one of them would not be enough.
+    return [
+        {"_id": f"d{i:04}", "user": f"u{i % 3}", "kind": "a" if i % 2 == 0 else "b", "n": i}
+        for i in range(count)
+    ]
+
+
+def _expected(count: int, **where: str) -> list[str]:
+    return [
+        doc["_id"]
+        for doc in _dataset(count)
+        if all(doc[field] == value for field, value in where.items())
+    ]
+
+
+async def test_find_pages_through_the_index_in_id_order(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, couchdb_url: str, prefix: str
+) -> None:
+    db = make_db(find_page_size=7)
+    await db.ensure_index("items", ["user", "kind"])
+    assert (await db.save_many("items", _dataset(200))).ok
+    proxy.reset()
+    found = await db.find("items", {"kind": "a", "user": "u0"})
+    assert [doc["_id"] for doc in found] == _expected(200, user="u0", kind="a")
+    requests = _finds(proxy)
+    assert len(requests) == len(found) // 7 + 1
+    index = Index.for_fields(["user", "kind"])
+    assert all(request["use_index"] == [index.ddoc, index.name] for request in requests)
+    assert requests[0]["sort"] == [{"kind": "asc"}, {"user": "asc"}, {"_id": "asc"}]
+    # The server reads that index, in the key range of the fixed fields.
+    status, plan = await _server(couchdb_url, "POST", f"/{prefix}items/_explain", requests[1])
+    assert status == 200
+    assert plan["index"]["ddoc"] == f"_design/{index.ddoc}"
+    assert plan["index"]["def"]["fields"] == [{"kind": "asc"}, {"user": "asc"}, {"_id": "asc"}]
+
+
+async def test_find_with_a_limit_through_the_index(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(find_page_size=7)
+    await db.ensure_index("items", ["user", "kind"])
+    assert (await db.save_many("items", _dataset(100))).ok
+    found = await db.find("items", {"user": "u1", "kind": "b"}, limit=3)
+    assert [doc["_id"] for doc in found] == _expected(100, user="u1", kind="b")[:3]
+
+
+async def test_a_query_that_does_not_fix_every_indexed_field_pages_by_id(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(find_page_size=7)
+    await db.ensure_index("items", ["user", "kind"])
+    assert (await db.save_many("items", _dataset(60))).ok
+    proxy.reset()
+    found = await db.find("items", {"user": "u2"})
+    assert [doc["_id"] for doc in found] == _expected(60, user="u2")
+    assert all("use_index" not in request for request in _finds(proxy))
+    assert all(request["sort"] == [{"_id": "asc"}] for request in _finds(proxy))
+
+
+async def test_the_narrowest_index_wins(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db()
+    await db.ensure_index("items", ["user"])
+    await db.ensure_index("items", ["user", "kind"])
+    assert (await db.save_many("items", _dataset(30))).ok
+    proxy.reset()
+    found = await db.find("items", {"user": "u0", "kind": "a", "n": 6})
+    assert [doc["_id"] for doc in found] == ["d0006"]
+    (request,) = _finds(proxy)
+    assert request["use_index"][1] == Index.for_fields(["kind", "user"]).name
+
+
+async def test_another_process_finds_the_index_by_listing_once(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    await make_db().ensure_index("items", ["user"])
+    db = make_db()  # a driver that did not make the index itself
+    assert (await db.save_many("items", _dataset(30))).ok
+    proxy.reset()
+    for user in ("u0", "u1", "u2"):
+        found = await db.find("items", {"user": user})
+        assert [doc["_id"] for doc in found] == _expected(30, user=user)
+    assert len(_index_listings(proxy)) == 1
+    assert all("use_index" in request for request in _finds(proxy))
+
+
+async def test_an_index_deleted_behind_the_drivers_back_is_dropped_from_its_plan(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, couchdb_url: str, prefix: str
+) -> None:
+    db = make_db(find_page_size=5)
+    await db.ensure_index("items", ["user"])
+    assert (await db.save_many("items", _dataset(40))).ok
+    assert [d["_id"] for d in await db.find("items", {"user": "u0"})] == _expected(40, user="u0")
+    index = Index.for_fields(["user"])
+    # Deleting its design document deletes the index (pouchdb-server has no DELETE _index).
+    design = f"/{prefix}items/_design/{index.ddoc}"
+    status, ddoc = await _server(couchdb_url, "GET", design)
+    assert status == 200
+    status, _ = await _server(couchdb_url, "DELETE", f"{design}?rev={ddoc['_rev']}")
+    assert status == 200
+    proxy.reset()
+    assert [d["_id"] for d in await db.find("items", {"user": "u1"})] == _expected(40, user="u1")
+    first, *rest = _finds(proxy)
+    assert "use_index" in first  # refused by the server (400), then never asked again
+    assert rest and all("use_index" not in request for request in rest)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"type": "special", "name": "_all_docs", "def": {"fields": [{"_id": "asc"}]}},
+        {"type": "json", "ddoc": "_design/x", "name": "x", "def": {"fields": [{"a": "asc"}]}},
+        {"type": "json", "ddoc": "_design/x", "name": "x", "def": {"fields": [{"_id": "asc"}]}},
+        {
+            "type": "json",
+            "ddoc": "_design/x",
+            "name": "x",
+            "def": {"fields": [{"a": "desc"}, {"_id": "desc"}]},
+        },
+        {
+            "type": "json",
+            "ddoc": "_design/x",
+            "name": "x",
+            "def": {"fields": [{"a.b": "asc"}, {"_id": "asc"}]},
+        },
+        {"type": "text", "ddoc": "_design/x", "name": "x", "def": {"fields": []}},
+        {"type": "json", "ddoc": None, "name": "x", "def": {"fields": [{"_id": "asc"}]}},
+    ],
+)
+def test_indexes_that_cannot_serve_id_ordered_pages_are_ignored(entry: dict[str, Any]) -> None:
+    assert Index.from_listing(entry) is None
+
+
+def test_a_foreign_index_on_fields_then_id_is_used() -> None:
+    entry = {
+        "type": "json",
+        "ddoc": "_design/mine",
+        "name": "by-user",
+        "def": {"fields": [{"user": "asc"}, {"_id": "asc"}]},
+    }
+    assert Index.from_listing(entry) == Index(("user",), "mine", "by-user")
