@@ -518,6 +518,9 @@ class CouchDBDriver(Driver):
         fixed = equality_fields(base)
         index = choose_index(await self._known_indexes(collection), fixed) if fixed else None
         matches: list[Record] = []
+        # CouchDB orders an index's ids by ICU collation, under which two distinct ids can
+        # tie; a page starting at a tied id may repeat the other one.
+        returned: set[str] = set()
         after: str | None = None
         endkey = await self._endkey()
         while True:
@@ -556,11 +559,12 @@ class CouchDBDriver(Driver):
                 docs = [doc for doc in docs if doc.get("_id") != after][:page_size]
             for doc in docs:
                 doc_id = str(doc.get("_id", "_"))
-                if doc_id.startswith("_"):
+                if doc_id.startswith("_") or doc_id in returned:
                     continue
                 record = _record(doc_id, doc)
                 if query.matches(record.body):
                     matches.append(record)
+                    returned.add(doc_id)
                     if limit is not None and len(matches) >= limit:
                         return matches
             if rows < wanted or not docs:
