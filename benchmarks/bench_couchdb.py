@@ -71,15 +71,16 @@ async def paired(
     face: Callable[[int], Awaitable[object]],
     raw: Callable[[int], Awaitable[object]],
     concurrency: int,
+    count: int = COUNT,
 ) -> tuple[float, float]:
-    """Median rates of ``ROUNDS`` alternating runs: on a busy machine, load drifts; taking
-    turns exposes both sides to the same drift."""
+    """Median rates of ``ROUNDS`` alternating runs of ``count`` calls: on a busy machine,
+    load drifts; taking turns exposes both sides to the same drift."""
     face_rates, raw_rates, face_cpu, raw_cpu = [], [], [], []
     for _ in range(ROUNDS):
         for operation, rates, cpu in ((face, face_rates, face_cpu), (raw, raw_rates, raw_cpu)):
             started = time.process_time()
-            rates.append(await ops_per_second(operation, COUNT, concurrency=concurrency, repeats=1))
-            cpu.append((time.process_time() - started) / COUNT * 1e6)
+            rates.append(await ops_per_second(operation, count, concurrency=concurrency, repeats=1))
+            cpu.append((time.process_time() - started) / count * 1e6)
     CPU_ROWS.append((concurrency, statistics.median(face_cpu), statistics.median(raw_cpu)))
     return statistics.median(face_rates), statistics.median(raw_rates)
 
@@ -147,9 +148,50 @@ async def measure(url: str) -> list[Row]:
         await db.aclose()
 
 
+FIND_DOCS = 5_000
+FIND_USERS = 100
+
+
+async def measure_find(url: str) -> list[Row]:
+    """``find`` of one user's documents (1 in 100) with the index ``ensure_index`` made,
+    against the same query on an identical collection without it (``_all_docs`` filtered)."""
+    prefix = f"bench{secrets.token_hex(3)}_"
+    db = DatabaseService(CouchDBDriver(url, pool_size=POOL))
+    indexed, plain = f"{prefix}indexed", f"{prefix}plain"
+    docs = [
+        {"_id": f"d{n:05}", "user": f"u{n % FIND_USERS}", "n": n, "text": "x" * 200}
+        for n in range(FIND_DOCS)
+    ]
+    try:
+        await db.ensure_index(indexed, ["user"])
+        for collection in (indexed, plain):
+            assert (await db.save_many(collection, docs)).ok
+        users = itertools.cycle(range(FIND_USERS))
+        with_index, without = await paired(
+            lambda _: db.find(indexed, {"user": f"u{next(users)}"}),
+            lambda _: db.find(plain, {"user": f"u{next(users)}"}),
+            1,
+            count=20,
+        )
+        rows = [
+            Row(
+                f"find 1 user of {FIND_USERS} in {FIND_DOCS:,} docs, with its index",
+                with_index,
+                "same find, no index",
+                without,
+            )
+        ]
+        print_table("find through an ensure_index index", rows)
+        return rows
+    finally:
+        await db.drop_collection(indexed)
+        await db.drop_collection(plain)
+        await db.aclose()
+
+
 async def main() -> list[Row]:
     with couchdb_server() as url:
-        return await measure(url)
+        return await measure(url) + await measure_find(url)
 
 
 if __name__ == "__main__":
