@@ -1,6 +1,6 @@
 """Tables take time to appear and to go on DynamoDB: CreateTable and DeleteTable only start
 the change, and the table is CREATING or DELETING for seconds on AWS. These tests run on a
-dynalite of their own that keeps every table in those states for 300 ms, so that the
+dynalite of their own that keeps every table in those states for half a second, so that the
 driver's waiting is exercised on every run rather than by the luck of timing."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint, dynalite_server
 from tests.servers.fixtures import serve
 
 #: How long this server keeps a table CREATING or DELETING.
-TABLE_DELAY_MS = 300
+TABLE_DELAY_MS = 500
 
 
 @pytest.fixture(scope="module")
