@@ -3,6 +3,7 @@
 Every call is forwarded as raw bytes, metadata included. ``lose_next(method, n)`` makes
 the next ``n`` calls of ``method`` reach the emulator (which acts on them) and then answer
 DEADLINE_EXCEEDED instead of the emulator's reply: a commit whose answer was lost.
+``refuse_next(method, code)`` answers the next call with ``code`` without forwarding it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class LosingProxy(grpc.GenericRpcHandler):
         self._channel: grpc.aio.Channel | None = None
         self._server: grpc.aio.Server | None = None
         self._lose: dict[str, int] = {}
+        self._refuse: dict[str, grpc.StatusCode] = {}
         self.calls: list[str] = []
         self.host = ""
 
@@ -46,6 +48,10 @@ class LosingProxy(grpc.GenericRpcHandler):
     def lose_next(self, method: str, count: int = 1) -> None:
         self._lose[method] = count
 
+    def refuse_next(self, method: str, code: grpc.StatusCode) -> None:
+        """Answer the next call of ``method`` with ``code``; the emulator never sees it."""
+        self._refuse[method] = code
+
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         full: str = details.method  # type: ignore[attr-defined]
         if not full.startswith(_SERVICE):
@@ -59,6 +65,9 @@ class LosingProxy(grpc.GenericRpcHandler):
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             assert self._channel is not None
             self.calls.append(name)
+            refusal = self._refuse.pop(name, None)
+            if refusal is not None:
+                await context.abort(refusal, "refused (injected)")
             call = self._channel.unary_unary(full)
             try:
                 reply: bytes = await call(request, metadata=context.invocation_metadata())

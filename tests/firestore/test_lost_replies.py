@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import pytest
 
 from asyncdb.drivers.firestore import FirestoreDriver
@@ -106,11 +107,17 @@ async def test_bulk_conditional_writes_with_a_lost_answer_are_unknown_alone(
     assert (await service.get(items, "plain"))["v"] == 1
 
 
-async def test_a_true_conflict_without_a_lost_answer_stays_a_conflict(
-    db: tuple[DatabaseService, str],
+async def test_a_true_conflict_after_a_refused_attempt_stays_a_conflict(
+    db: tuple[DatabaseService, str], proxy: LosingProxy
 ) -> None:
+    # RESOURCE_EXHAUSTED says nothing was applied, so a failed precondition on the retry
+    # is somebody else's revision: a real conflict.
     service, items = db
     first = await service.save(items, "a", {"v": 1})
     await service.save(items, "a", {"v": 2})
+    proxy.refuse_next("Commit", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    proxy.calls.clear()
     with pytest.raises(ConflictError):
         await service.save(items, "a", {"v": 3, "_rev": first["_rev"]})
+    assert proxy.calls.count("Commit") == 2  # refused, then the retry that conflicted
+    assert (await service.get(items, "a"))["v"] == 2
