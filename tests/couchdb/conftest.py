@@ -1,12 +1,14 @@
 """Fixtures of the CouchDB driver's own tests: a fault-injecting proxy in front of the
-session's server, and services whose drivers talk through it."""
+session's server, services whose drivers talk through it, and raw requests to the server
+for looking behind the driver's back."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from asyncdb.drivers.couchdb import CouchDBDriver
@@ -52,3 +54,23 @@ async def make_db(
         if not service.closed:
             await service.drop_collection("items")
             await service.aclose()
+
+
+RawRequest = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+@pytest.fixture
+def raw_couch(couchdb_url: str) -> RawRequest:
+    """``await raw_couch(method, path, body=None)`` → ``(status, JSON answer)``, sent to
+    the server directly with its credentials, past asyncdb and the proxy."""
+    address = parse_server_url(couchdb_url, None, None)
+    auth = aiohttp.BasicAuth(address.user, address.password or "") if address.user else None
+
+    async def request(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession(auth=auth, headers={"Accept": "application/json"}) as session,
+            session.request(method, address.base_url + path, json=body) as response,
+        ):
+            return response.status, await response.json(content_type=None)
+
+    return request

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import anyio
 import pytest
 
@@ -27,6 +26,7 @@ from asyncdb.service import DatabaseService
 from asyncdb.settings import Settings
 from asyncdb.testing import assert_same_json
 from tests.couchdb._proxy import FaultProxy
+from tests.couchdb.conftest import RawRequest
 from tests.servers._process import free_port
 
 ODD_IDS = ["a b", "q?x=1", "h#frag", "p+lus", "a&b=c", "%2F", "50%", "ü日本😀", "..x", "~"]
@@ -331,7 +331,7 @@ def test_settings_build_the_driver() -> None:
 
 # -- number encoding -------------------------------------------------------------------------
 async def test_number_types_survive_and_plain_documents_are_stored_plainly(
-    make_db: Callable[..., DatabaseService], couchdb_url: str, prefix: str
+    make_db: Callable[..., DatabaseService], raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db()
     body: dict[str, Any] = {
@@ -355,13 +355,7 @@ async def test_number_types_survive_and_plain_documents_are_stored_plainly(
     assert [d["_id"] for d in await db.find("items", {"one": 1})] == ["numbers"]
 
     await db.save("items", "plain", {"a": 1, "b": 1.5, "c": "x"})
-    address = parse_server_url(couchdb_url, None, None)
-    auth = aiohttp.BasicAuth(address.user, address.password or "") if address.user else None
-    async with (
-        aiohttp.ClientSession(auth=auth, headers={"Accept": "application/json"}) as raw,
-        raw.get(f"{address.base_url}/{prefix}items/plain") as response,
-    ):
-        stored = await response.json()
+    _, stored = await raw_couch("GET", f"/{prefix}items/plain")
     assert {k: v for k, v in stored.items() if not k.startswith("_")} == {
         "a": 1,
         "b": 1.5,

@@ -9,13 +9,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pytest
 
 from asyncdb.drivers.couchdb._mango import Index
-from asyncdb.drivers.couchdb._transport import parse_server_url
 from asyncdb.service import DatabaseService
 from tests.couchdb._proxy import FaultProxy, Seen
+from tests.couchdb.conftest import RawRequest
 
 
 def _finds(proxy: FaultProxy) -> list[dict[str, Any]]:
@@ -24,16 +23,6 @@ def _finds(proxy: FaultProxy) -> list[dict[str, Any]]:
 
 def _index_listings(proxy: FaultProxy) -> list[Seen]:
     return [s for s in proxy.seen if s.method == "GET" and s.raw_path.endswith("/_index")]
-
-
-async def _server(couchdb_url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    address = parse_server_url(couchdb_url, None, None)
-    auth = aiohttp.BasicAuth(address.user, address.password or "") if address.user else None
-    async with (
-        aiohttp.ClientSession(auth=auth) as session,
-        session.request(method, address.base_url + path, json=body) as response,
-    ):
-        return response.status, await response.json(content_type=None)
 
 
 def _dataset(count: int) -> list[dict[str, Any]]:
@@ -54,7 +43,7 @@ def _expected(count: int, **where: str) -> list[str]:
 
 
 async def test_find_pages_through_the_index_in_id_order(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy, couchdb_url: str, prefix: str
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=7)
     await db.ensure_index("items", ["user", "kind"])
@@ -68,7 +57,7 @@ async def test_find_pages_through_the_index_in_id_order(
     assert all(request["use_index"] == [index.ddoc, index.name] for request in requests)
     assert requests[0]["sort"] == [{"kind": "asc"}, {"user": "asc"}, {"_id": "asc"}]
     # The server reads that index, in the key range of the fixed fields.
-    status, plan = await _server(couchdb_url, "POST", f"/{prefix}items/_explain", requests[1])
+    status, plan = await raw_couch("POST", f"/{prefix}items/_explain", requests[1])
     assert status == 200
     assert plan["index"]["ddoc"] == f"_design/{index.ddoc}"
     assert plan["index"]["def"]["fields"] == [{"kind": "asc"}, {"user": "asc"}, {"_id": "asc"}]
@@ -126,7 +115,7 @@ async def test_another_process_finds_the_index_by_listing_once(
 
 
 async def test_an_index_deleted_behind_the_drivers_back_is_dropped_from_its_plan(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy, couchdb_url: str, prefix: str
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=5)
     await db.ensure_index("items", ["user"])
@@ -135,9 +124,9 @@ async def test_an_index_deleted_behind_the_drivers_back_is_dropped_from_its_plan
     index = Index.for_fields(["user"])
     # Deleting its design document deletes the index (pouchdb-server has no DELETE _index).
     design = f"/{prefix}items/_design/{index.ddoc}"
-    status, ddoc = await _server(couchdb_url, "GET", design)
+    status, ddoc = await raw_couch("GET", design)
     assert status == 200
-    status, _ = await _server(couchdb_url, "DELETE", f"{design}?rev={ddoc['_rev']}")
+    status, _ = await raw_couch("DELETE", f"{design}?rev={ddoc['_rev']}")
     assert status == 200
     proxy.reset()
     assert [d["_id"] for d in await db.find("items", {"user": "u1"})] == _expected(40, user="u1")
