@@ -140,3 +140,84 @@ def running_server(
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
             log_path.unlink(missing_ok=True)
+
+
+class ManagedServer:
+    """A test server that a test may pause, kill and restart, always on the same port.
+
+    ``running_server`` covers a server that lives for a block; the fault suite also needs
+    to SIGSTOP / SIGCONT one and to kill it with SIGKILL and start it again over the same
+    data directory, so that clients that keep its address see a crash and a recovery.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        ready: Callable[[], bool],
+        *,
+        cwd: Path | None = None,
+        timeout: float = 60.0,
+        log_name: str = "server",
+    ) -> None:
+        self.command = list(command)
+        self._ready = ready
+        self._cwd = cwd
+        self._timeout = timeout
+        self._log_name = log_name
+        self._stack: contextlib.ExitStack | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        if self._stack is not None:
+            raise RuntimeError(f"{self._log_name} is already running")
+        stack = contextlib.ExitStack()
+        self.process = stack.enter_context(
+            running_server(
+                self.command,
+                self._ready,
+                cwd=self._cwd,
+                timeout=self._timeout,
+                log_name=self._log_name,
+            )
+        )
+        self._stack = stack
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM to its process group; see ``running_server``)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            self.resume()  # a stopped process cannot act on SIGTERM
+            stack.close()
+        self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP the server's process group: it keeps its sockets but answers nothing."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group, as a crash would, and reap it."""
+        if self.process is not None:
+            self._signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.stop()
+
+    def restart(self) -> None:
+        """Kill the server and start it again with the same command (port, data)."""
+        self.kill()
+        self.start()
+
+    def _signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def __enter__(self) -> ManagedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

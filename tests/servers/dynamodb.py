@@ -5,6 +5,8 @@ Two independent emulators, because each has its own quirks:
 - dynalite (npm, pure JavaScript): close to AWS on limits and number normalisation;
 - moto (PyPI ``moto[server]``): lax on limits, keeps numbers as written.
 Both take any credentials; the tests use dummy ones and region ``us-east-1``.
+``dynalite_managed`` / ``moto_managed`` give servers that the fault suite may pause, kill
+and restart (dynalite with ``path`` keeps its tables in a LevelDB directory across restarts).
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from tests.servers._process import free_port, http_ready, npm_package, running_server
+from tests.servers._process import (
+    ManagedServer,
+    free_port,
+    http_ready,
+    npm_package,
+    running_server,
+)
 
 __all__ = [
     "DYNALITE_VERSION",
     "ENV_VAR",
     "REGION",
     "DynamoDBEndpoint",
+    "dynalite_managed",
     "dynalite_server",
     "dynamodb_server",
+    "moto_managed",
     "moto_server",
 ]
 
@@ -58,26 +69,9 @@ def dynalite_server(table_delay_ms: int = 0) -> Iterator[DynamoDBEndpoint]:
 
     ``table_delay_ms`` is how long tables stay CREATING or DELETING, as on AWS (where it
     takes seconds); 0 makes the suites fast, a delay lets a test see the transitions."""
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("node is not installed")
-    entry = npm_package("dynalite", DYNALITE_VERSION, "cli.js")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [
-        node,
-        str(entry),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--createTableMs",
-        str(table_delay_ms),
-        "--deleteTableMs",
-        str(table_delay_ms),
-        "--updateTableMs",
-        str(table_delay_ms),
-    ]
+    command = _dynalite_command(port, table_delay_ms, None)
     with running_server(command, http_ready(url + "/"), log_name="dynalite"):
         yield DynamoDBEndpoint("dynalite", url)
 
@@ -87,7 +81,7 @@ def moto_server() -> Iterator[DynamoDBEndpoint]:
     """Run moto's server (``python -m moto.server``) until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    command = _moto_command(port)
     with running_server(command, http_ready(url + "/moto-api/"), log_name="moto"):
         yield DynamoDBEndpoint("moto", url)
 
@@ -103,3 +97,41 @@ def dynamodb_server(kind: str = "dynalite") -> Iterator[DynamoDBEndpoint]:
     server = dynalite_server if kind == "dynalite" else moto_server
     with server() as endpoint:
         yield endpoint
+
+
+def dynalite_managed(path: Path | None = None) -> tuple[ManagedServer, DynamoDBEndpoint]:
+    """A dynalite (not started yet) on a port of its own; with ``path`` its tables live in
+    that LevelDB directory and survive a restart."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ManagedServer(
+        _dynalite_command(port, 0, path), http_ready(url + "/"), log_name="dynalite-managed"
+    )
+    return server, DynamoDBEndpoint("dynalite", url)
+
+
+def moto_managed() -> tuple[ManagedServer, DynamoDBEndpoint]:
+    """A moto server (not started yet; it keeps everything in memory)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ManagedServer(
+        _moto_command(port), http_ready(url + "/moto-api/"), log_name="moto-managed"
+    )
+    return server, DynamoDBEndpoint("moto", url)
+
+
+def _dynalite_command(port: int, table_delay_ms: int, path: Path | None) -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed")
+    entry = npm_package("dynalite", DYNALITE_VERSION, "cli.js")
+    command = [node, str(entry), "--host", "127.0.0.1", "--port", str(port)]
+    for option in ("--createTableMs", "--deleteTableMs", "--updateTableMs"):
+        command += [option, str(table_delay_ms)]
+    if path is not None:
+        command += ["--path", str(path)]
+    return command
+
+
+def _moto_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]

@@ -1,0 +1,1 @@
+"""The fault suite: concurrent writers on every backend under injected faults."""
