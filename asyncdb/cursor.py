@@ -19,8 +19,10 @@ from asyncdb.errors import InvalidCursorError, InvalidNameError
 __all__ = ["decode_cursor", "encode_cursor"]
 
 _VERSION: Final = 1
-#: The longest id (1,024 bytes, every character escaped in JSON) still fits in base64.
-_MAX_CURSOR_LENGTH: Final = 4096
+#: The worst case still fits: an id of 4,096 bytes that JSON escapes entirely (``"`` or
+#: ``\\`` become two bytes each: 8,192), the collection name and the envelope, in base64
+#: (4/3): about 11,060 characters. The cap bounds what a forged cursor makes us decode.
+_MAX_CURSOR_LENGTH: Final = 12_000
 
 
 def encode_cursor(collection: str, last_id: str) -> str:

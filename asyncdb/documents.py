@@ -1,9 +1,10 @@
 """The document contract: what every backend can hold, checked once, before any I/O.
 
-The rules are the intersection of CouchDB 3.x, DynamoDB and Firestore (docs/contract.md
-derives each one). ``prepare_document`` walks a document once: it validates, converts the
-common non-JSON values that have one obvious JSON form, measures the size and returns a
-fresh copy, so the caller's object is never shared with what gets stored.
+The rules are what CouchDB 3.x, DynamoDB and Firestore can all hold, natively or through
+their driver's documented encoding of ids and keys (docs/contract.md derives each one).
+``prepare_document`` walks a document once: it validates, converts the common non-JSON
+values that have one obvious JSON form, measures the size and returns a fresh copy, so
+the caller's object is never shared with what gets stored.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ __all__ = [
     "MAX_FIELDS",
     "MAX_ID_BYTES",
     "MAX_KEY_BYTES",
+    "MAX_NATIVE_DOCUMENT_BYTES",
     "MAX_PREFIX_LENGTH",
+    "MAX_REVISION_LENGTH",
+    "SIZE_LIMITS",
     "Document",
     "PreparedDocument",
     "prepare_document",
     "validate_collection_name",
     "validate_document_id",
     "validate_prefix",
+    "validate_revision",
 ]
 
 Document = dict[str, Any]
@@ -45,16 +50,24 @@ COLLECTION_NAME_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]*")
 MIN_COLLECTION_NAME_LENGTH: Final = 3
 MAX_COLLECTION_NAME_LENGTH: Final = 64
 MAX_PREFIX_LENGTH: Final = 64
-#: Firestore allows 1,500 bytes, DynamoDB 2,048; ids also travel percent-encoded in CouchDB URLs.
-MAX_ID_BYTES: Final = 1024
+#: Ids are portable by encoding: each driver escapes what its backend cannot hold as a key
+#: and stores ids beyond its key limit (Firestore 1,500 bytes, DynamoDB 2,048) under a
+#: documented digest key. 4,096 bytes holds the long URL keys real applications use.
+MAX_ID_BYTES: Final = 4096
 #: Firestore's field-name limit.
 MAX_KEY_BYTES: Final = 1500
-#: Firestore allows 20 levels; its driver needs head-room to encode arrays inside arrays.
-MAX_DEPTH: Final = 16
+#: DynamoDB holds 32 levels; the Firestore driver encodes what is deeper than its 20.
+MAX_DEPTH: Final = 32
 #: Firestore's limit on the number of fields (map entries at any depth) in one document.
 MAX_FIELDS: Final = 20_000
 #: DynamoDB's 400 KB item limit, minus head-room for the driver's revision attribute.
 MAX_DOCUMENT_BYTES: Final = 400_000
+#: ``DATABASE_SIZE_LIMIT``: the portable measure and limit above on every backend, or each
+#: backend's own (``DriverLimits.native_document_bytes``, by ``Driver.native_document_size``).
+SIZE_LIMITS: Final = ("portable", "native")
+#: Under ``native``, the cap for a backend without a limit of its own (memory): a document
+#: is copied whole on every read and write, and 16 MiB keeps that bounded.
+MAX_NATIVE_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**63 - 1
 #: DynamoDB numbers: magnitude from 1E-130 up to (but not including) 1E+126.
@@ -66,9 +79,14 @@ _NUMBER_BYTES: Final = 12
 _SCALAR_BYTES: Final = 1
 _CONTAINER_BYTES: Final = 3
 
+#: Revisions are opaque, but one that is sent goes into URLs, headers and conditions: a
+#: bounded printable-ASCII token (every driver's own revisions fit) keeps a forged one from
+#: turning into a 431, a reset connection or endless retries.
+MAX_REVISION_LENGTH: Final = 256
+
 _RESERVED_KEYS: Final = frozenset({"_id", "_rev"})
 _CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_FIRESTORE_RESERVED: Final = re.compile(r"__.*__", re.DOTALL)
+_REVISION: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_REVISION_LENGTH}}}")
 
 
 def validate_collection_name(name: object) -> str:
@@ -101,10 +119,11 @@ def validate_prefix(prefix: object) -> str:
 
 
 def validate_document_id(doc_id: object) -> str:
-    """Return ``doc_id`` if every backend can store it as a key, else raise ``InvalidNameError``.
+    """Return ``doc_id`` if it is a portable id, else raise ``InvalidNameError``.
 
-    Refused: non-strings, empty, over 1,024 UTF-8 bytes, unpaired surrogates, ``/``, control
-    characters, a leading ``_`` (CouchDB's reserved ids, Firestore's ``__x__``), ``.`` and ``..``.
+    Any valid-unicode string of 1 to 4,096 UTF-8 bytes without control characters; ``/``,
+    a leading ``_``, ``.`` and ``..`` included: each driver encodes what its backend cannot
+    hold as a key (docs/contract.md). Non-strings are refused, never converted.
     """
     if not isinstance(doc_id, str):
         raise InvalidNameError(f"document id must be a string, not {type(doc_id).__name__}")
@@ -115,22 +134,36 @@ def validate_document_id(doc_id: object) -> str:
         raise InvalidNameError(f"document id {_shown(doc_id)} is not valid unicode")
     if size > MAX_ID_BYTES:
         raise InvalidNameError(f"document id is {size} bytes long; the limit is {MAX_ID_BYTES}")
-    if "/" in doc_id:
-        raise InvalidNameError(f"document id {_shown(doc_id)} must not contain '/'")
     if _CONTROL_CHARACTERS.search(doc_id):
         raise InvalidNameError(f"document id {_shown(doc_id)} must not contain control characters")
-    if doc_id[0] == "_":
-        raise InvalidNameError(f"document id {_shown(doc_id)} must not start with '_'")
-    if doc_id in (".", ".."):
-        raise InvalidNameError(f"document id {_shown(doc_id)} is reserved")
     return doc_id
+
+
+def validate_revision(rev: object, path: str = "$._rev") -> str:
+    """Return ``rev`` if it has the shape of a revision, else raise ``InvalidDocumentError``.
+
+    A revision that is sent (a document's ``_rev``, ``delete(rev=)``, ``If-Match``) is 1 to
+    256 printable ASCII characters (``\\x21``-``\\x7e``); its meaning is the backend's.
+    """
+    if not isinstance(rev, str):
+        raise InvalidDocumentError(
+            f"malformed revision: a revision is a string, not {type(rev).__name__}", path
+        )
+    if not _REVISION.fullmatch(rev):
+        raise InvalidDocumentError(
+            f"malformed revision {_shown(rev)}: use 1 to {MAX_REVISION_LENGTH} printable "
+            "ASCII characters without spaces",
+            path,
+        )
+    return rev
 
 
 class PreparedDocument:
     """A validated, converted copy of a document, ready for a driver.
 
     ``body`` holds the fields without ``_id`` and ``_rev``; ``rev`` is the ``_rev`` the caller
-    sent (``None`` if none); ``size`` is the contract's measure in bytes.
+    sent (``None`` if it sent none, ``""`` or ``None``); ``size`` is the contract's portable measure
+    in bytes.
     """
 
     __slots__ = ("body", "rev", "size")
@@ -141,11 +174,14 @@ class PreparedDocument:
         self.size = size
 
 
-def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
+def prepare_document(
+    doc: object, doc_id: str, *, max_bytes: int | None = MAX_DOCUMENT_BYTES
+) -> PreparedDocument:
     """Validate and copy ``doc`` for storage under ``doc_id`` (already validated).
 
     Raises ``InvalidDocumentError`` naming the JSON path of the first bad value and
-    ``DocumentTooLargeError`` when the document exceeds ``MAX_DOCUMENT_BYTES``.
+    ``DocumentTooLargeError`` when the portable measure exceeds ``max_bytes`` (``None``:
+    the caller checks the size itself, as the face does with ``DATABASE_SIZE_LIMIT=native``).
     """
     if isinstance(doc, BaseModel):
         doc = doc.model_dump(mode="json", by_alias=True)
@@ -159,10 +195,10 @@ def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
         raise InvalidDocumentError(
             f"_id {_shown(doc['_id'])} does not match the document id {_shown(doc_id)}", "$._id"
         )
-    if doc.get("_rev") is not None:
-        rev = doc["_rev"]
-        if not isinstance(rev, str) or not rev:
-            raise InvalidDocumentError("_rev must be a non-empty string", "$._rev")
+    # "" and None both mean "no revision": the original service wrote both.
+    sent_rev = doc.get("_rev")
+    if sent_rev is not None and sent_rev != "":
+        rev = validate_revision(sent_rev)
     for key in fields:
         if type(key) is str and key[:1] == "_":
             raise InvalidDocumentError(
@@ -174,10 +210,12 @@ def prepare_document(doc: object, doc_id: str) -> PreparedDocument:
         body: Document = walker.map(fields, 0)
     except _Refusal as refusal:
         raise InvalidDocumentError(refusal.reason, _path_of(refusal.path)) from None
+    # The id counts like a top-level string field: drivers that store an escaped or
+    # digested id keep the original in the document too, and it must still fit.
     size = walker.size + len("_id") + 2 + _utf8_length_or_zero(doc_id) + 1
-    if size > MAX_DOCUMENT_BYTES:
+    if max_bytes is not None and size > max_bytes:
         raise DocumentTooLargeError(
-            f"document {_shown(doc_id)} measures {size} bytes; the limit is {MAX_DOCUMENT_BYTES}"
+            f"document {_shown(doc_id)} measures {size} bytes; the limit is {max_bytes}"
         )
     return PreparedDocument(body, rev, size)
 
@@ -232,7 +270,7 @@ class _Walker:
         for key, item in value.items():
             kind = type(item)
             try:
-                if type(key) is not str or not key.isascii() or key[:2] == "__" or not key:
+                if type(key) is not str or not key.isascii():
                     size += _check_unusual_key(key)
                 elif len(key) > MAX_KEY_BYTES:
                     raise _Refusal(f"key of {len(key)} bytes; the limit is {MAX_KEY_BYTES}")
@@ -370,19 +408,15 @@ class _Walker:
 
 
 def _check_unusual_key(key: object) -> int:
-    """Checks for keys off the fast path (non-ASCII, ``__`` prefix, odd types); returns
-    the key's share of the size measure."""
+    """Checks for keys off the fast path (non-ASCII or odd types); returns the key's
+    share of the size measure."""
     if not isinstance(key, str):
         raise _Refusal(f"key {key!r} is not a string")
-    if not key:
-        raise _Refusal("empty key")
     length = _utf8_length(key)
     if length is None:
         raise _Refusal(f"key {_shown(key)} is not valid unicode")
     if length > MAX_KEY_BYTES:
         raise _Refusal(f"key of {length} bytes; the limit is {MAX_KEY_BYTES}")
-    if _FIRESTORE_RESERVED.fullmatch(key):
-        raise _Refusal(f"key {_shown(key)} has the reserved form __x__")
     return length + 2
 
 

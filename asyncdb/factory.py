@@ -12,7 +12,7 @@ import logging
 import threading
 
 from asyncdb.drivers.base import Driver
-from asyncdb.errors import ConfigurationError
+from asyncdb.errors import ConfigurationError, ServiceClosedError
 from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.registry import load_provider
 from asyncdb.service import DatabaseService
@@ -47,9 +47,10 @@ def create_database_service(
     """A new, independent service: over ``driver`` if given, else as ``settings`` say
     (read from the environment when omitted)."""
     if driver is not None:
-        return DatabaseService(driver)
+        size_limit = "portable" if settings is None else settings.size_limit
+        return DatabaseService(driver, size_limit=size_limit)
     settings = Settings() if settings is None else settings
-    service = DatabaseService(build_driver(settings))
+    service = DatabaseService(build_driver(settings), size_limit=settings.size_limit)
     logger.info("asyncdb service created: %s", service.driver.describe())
     return service
 
@@ -58,11 +59,19 @@ def get_database_service(settings: Settings | None = None) -> DatabaseService:
     """The process-wide service, built on first call (from ``settings`` or the environment).
 
     Later calls return the same instance. Asking for other settings than the ones it was
-    built with raises ``ConfigurationError``: switching providers needs a restart.
+    built with raises ``ConfigurationError``: switching providers needs a restart. Once it
+    has been closed (``aclose()``, or leaving ``async with`` around it) it raises
+    ``ServiceClosedError`` until ``reset_database_service()``: silently building a new,
+    empty service would lose a memory provider's data and hide the mistake.
     """
     global _singleton
     with _lock:
-        if _singleton is not None and not _singleton[1].closed:
+        if _singleton is not None and _singleton[1].closed:
+            raise ServiceClosedError(
+                "the process-wide database service has been closed; call "
+                "reset_database_service() before asking for a new one"
+            )
+        if _singleton is not None:
             built_with, service = _singleton
             if settings is not None and settings != built_with:
                 raise ConfigurationError(

@@ -8,10 +8,18 @@ It is deliberately small: every operator here means exactly the same on Mango, F
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from asyncdb.documents import (
+    FLOAT_MAX_MAGNITUDE,
+    FLOAT_MIN_MAGNITUDE,
+    INT_MAX,
+    INT_MIN,
+    MAX_KEY_BYTES,
+)
 from asyncdb.errors import InvalidQueryError
 
 __all__ = ["MAX_IN_VALUES", "Condition", "Query", "json_equal", "parse_query"]
@@ -100,23 +108,64 @@ def _condition(name: str, spec: object) -> Condition:
 
 
 def _scalar(name: str, value: object) -> Scalar:
-    if value is None or isinstance(value, str | bool):
+    """A query value under the same contract as a stored one: a value no document can hold
+    is refused here, not sent to a backend that would fail on it or answer ``[]``."""
+    if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, str):
+        if not _is_valid_unicode(value):
+            raise InvalidQueryError(f"value for {name!r} is not valid unicode (unpaired surrogate)")
+        return str(value)
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise InvalidQueryError(f"value for {name!r} is outside the signed 64-bit range")
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
             raise InvalidQueryError(f"value for {name!r} is not a JSON number")
-        return value
+        magnitude = abs(value)
+        if not magnitude:
+            return 0.0  # stored zeros have no sign either
+        if not FLOAT_MIN_MAGNITUDE <= magnitude < FLOAT_MAX_MAGNITUDE:
+            raise InvalidQueryError(
+                f"value for {name!r} is outside the portable range 1e-130 <= |x| < 1e126"
+            )
+        return float(value)
     raise InvalidQueryError(
         f"value for {name!r} must be a string, number, boolean or None, not {type(value).__name__}"
     )
 
 
 def _check_field(name: object, where: str) -> str:
+    """A top-level field name that every backend can filter and project on natively."""
     if not isinstance(name, str) or not name:
         raise InvalidQueryError(f"{where}: field names must be non-empty strings")
+    if not _is_valid_unicode(name):
+        raise InvalidQueryError(f"{where}: field name {_shown(name)} is not valid unicode")
+    size = len(name.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise InvalidQueryError(
+            f"{where}: a field name of {size} bytes; the limit is {MAX_KEY_BYTES}"
+        )
+    # Top-level keys starting with "_" are reserved in documents (so no __x__ field
+    # either). A document may hold the empty key, but drivers may store it encoded
+    # (Firestore): filtering on it is not portable, so it is refused above, not guessed.
     if name.startswith("_"):
-        raise InvalidQueryError(f"{where}: field {name!r} is reserved")
+        raise InvalidQueryError(f"{where}: field {_shown(name)} is reserved")
     return name
+
+
+def _is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _projection(fields: object) -> tuple[str, ...] | None:

@@ -17,19 +17,20 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 
+from asyncdb._bulk import chunks, id_list, plan_deletes, plan_writes
+from asyncdb._sizes import SizeGuard
 from asyncdb.cursor import decode_cursor, encode_cursor
 from asyncdb.documents import (
     Document,
-    prepare_document,
     validate_collection_name,
     validate_document_id,
+    validate_revision,
 )
-from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteOutcome, WriteRequest
+from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest
 from asyncdb.errors import (
     AsyncDBError,
     BackendError,
     ConflictError,
-    DocumentTooLargeError,
     InvalidDocumentError,
     InvalidNameError,
     InvalidQueryError,
@@ -61,15 +62,21 @@ def _backend_errors(
     method: Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]]:
     """Refuse calls on a closed service and turn unexpected driver exceptions into
-    ``BackendError`` with the cause chained: callers catch one hierarchy."""
+    ``BackendError`` with the cause chained: callers catch one hierarchy.
+
+    A call with wrong arguments is a programming error, not a backend failure: building
+    the coroutine binds the arguments, so its ``TypeError`` is raised unchanged, outside
+    the shaping."""
 
     @functools.wraps(method)
     async def shaped(self: DatabaseService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        call = method(self, *args, **kwargs)
         if self._closed:
+            call.close()  # never awaited: close it, or Python warns about it
             raise ServiceClosedError("this DatabaseService has been closed")
         try:
             try:
-                return await method(self, *args, **kwargs)
+                return await call
             except BaseExceptionGroup as group:
                 # Concurrent chunks run in task groups: surface the error that matters.
                 raise first_error(group) from None
@@ -98,9 +105,11 @@ class DatabaseService:
         *,
         close_driver: bool = True,
         update_attempts: int = DEFAULT_UPDATE_ATTEMPTS,
+        size_limit: str = "portable",
     ) -> None:
         if update_attempts < 1:
             raise ValueError("update_attempts must be at least 1")
+        self._sizes = SizeGuard(driver, size_limit)
         self._driver = driver
         self._close_driver = close_driver
         self._update_attempts = update_attempts
@@ -121,6 +130,12 @@ class DatabaseService:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def size_limit(self) -> str:
+        """``"portable"`` (the contract's 400,000 bytes everywhere) or ``"native"`` (the
+        backend's own limit by its own measure): ``DATABASE_SIZE_LIMIT``."""
+        return self._sizes.mode
+
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> DatabaseService:
         try:
@@ -137,6 +152,7 @@ class DatabaseService:
     async def open(self) -> None:
         """Connect eagerly (optional: the first operation connects too)."""
         await self._driver.open()
+        self._sizes.opened()
 
     async def aclose(self) -> None:
         """Release the driver's sessions and pools. Idempotent."""
@@ -171,7 +187,7 @@ class DatabaseService:
         """
         self._collection(collection)
         validate_document_id(doc_id)
-        prepared = prepare_document(doc, doc_id)
+        prepared = await self._sizes.prepare(doc_id, doc)
         rev = await self._driver.put(collection, doc_id, prepared.body, if_rev=prepared.rev)
         return {"_id": doc_id, "_rev": rev, **prepared.body}
 
@@ -180,7 +196,7 @@ class DatabaseService:
         """Write ``doc`` only if ``doc_id`` is free, else ``ConflictError`` (409)."""
         self._collection(collection)
         validate_document_id(doc_id)
-        prepared = prepare_document(doc, doc_id)
+        prepared = await self._sizes.prepare(doc_id, doc)
         if prepared.rev is not None:
             raise InvalidDocumentError("create() takes a new document, without _rev", "$._rev")
         rev = await self._driver.put(collection, doc_id, prepared.body, if_absent=True)
@@ -215,7 +231,8 @@ class DatabaseService:
                     raise
                 current = None
             if current is None:  # fn sees the new document as it would see a stored one
-                base = {"_id": doc_id, **prepare_document(default, doc_id).body}
+                body = self._sizes.prepare_portable(default, doc_id).body
+                base = {"_id": doc_id, **body}
             else:
                 base = current
             result = fn(base)
@@ -244,12 +261,13 @@ class DatabaseService:
         """Delete the document; return whether it existed. A missing one is not an error.
 
         With ``rev`` it deletes only that revision: ``ConflictError`` (409) if the document
-        has another one.
+        has another one. A malformed ``rev`` (not 1 to 256 printable ASCII characters) is
+        ``InvalidDocumentError`` (422), before any I/O.
         """
         self._collection(collection)
         validate_document_id(doc_id)
-        if rev is not None and (not isinstance(rev, str) or not rev):
-            raise ValidationError("rev must be a non-empty string")
+        if rev is not None:
+            validate_revision(rev, "rev")
         return await self._driver.delete(collection, doc_id, if_rev=rev)
 
     # -- listing ---------------------------------------------------------------------------
@@ -311,14 +329,13 @@ class DatabaseService:
         """``{id: document or None}`` in the order of ``ids``, in as few round trips as the
         backend allows. Every id is checked before any I/O."""
         self._collection(collection)
-        wanted = list(dict.fromkeys(validate_document_id(doc_id) for doc_id in _ids(ids)))
+        wanted = list(dict.fromkeys(validate_document_id(doc_id) for doc_id in id_list(ids)))
         found: dict[str, Record] = {}
-        chunks = _chunks(wanted, self._driver.limits.max_get_batch)
 
         async def fetch(chunk: list[str]) -> None:
             found.update(await self._driver.get_many(collection, chunk))
 
-        await self._run_chunks(fetch, chunks)
+        await self._run_chunks(fetch, chunks(wanted, self._driver.limits.max_get_batch))
         return {
             doc_id: (_document(found[doc_id]) if doc_id in found else None) for doc_id in wanted
         }
@@ -330,33 +347,21 @@ class DatabaseService:
         """Save many documents (each carries ``_id``; ``_rev`` makes its write conditional).
 
         One outcome per document, in order; an invalid or conflicting document fails alone.
+        The same ``_id`` twice is ``InvalidDocumentError`` (422) for the whole call, before
+        any I/O.
         """
         self._collection(collection)
         if isinstance(docs, Mapping | str | bytes):
             raise ValidationError("save_many takes a list of documents")
-        outcomes: list[WriteOutcome] = []
-        writes: list[tuple[int, WriteRequest]] = []
-        seen: set[str] = set()
-        for doc in docs:
-            outcome = WriteOutcome(_raw_id(doc))
-            outcomes.append(outcome)
-            try:
-                doc_id = validate_document_id(_doc_id(doc))
-                if doc_id in seen:
-                    raise InvalidDocumentError(f"duplicate _id {doc_id!r} in one batch", "$._id")
-                prepared = prepare_document(doc, doc_id)
-            except (ValidationError, DocumentTooLargeError) as exc:
-                outcome.error = exc
-                continue
-            seen.add(doc_id)
-            writes.append((len(outcomes) - 1, WriteRequest(doc_id, prepared.body, prepared.rev)))
+        outcomes, writes = plan_writes(docs, self._sizes.prepare_portable)
+        writes = await self._sizes.keep_fitting(outcomes, writes)
 
         async def write(chunk: list[tuple[int, WriteRequest]]) -> None:
             results = await self._driver.put_many(collection, [w for _, w in chunk])
             for (index, _), result in zip(chunk, results, strict=True):
                 outcomes[index] = result
 
-        await self._run_chunks(write, _chunks(writes, self._driver.limits.max_write_batch))
+        await self._run_chunks(write, chunks(writes, self._driver.limits.max_write_batch))
         return BulkResult(outcomes)
 
     @_backend_errors
@@ -364,30 +369,17 @@ class DatabaseService:
         self, collection: str, ids: Sequence[str | Mapping[str, Any]]
     ) -> BulkResult:
         """Delete many documents, given as ids or as documents (whose ``_rev`` makes the
-        delete conditional). One outcome per item; missing documents succeed."""
+        delete conditional). One outcome per item; missing documents succeed. The same id
+        twice is ``InvalidDocumentError`` (422) for the whole call, before any I/O."""
         self._collection(collection)
-        outcomes: list[WriteOutcome] = []
-        deletes: list[tuple[int, DeleteRequest]] = []
-        for item in _ids(ids):
-            outcome = WriteOutcome(_raw_id(item))
-            outcomes.append(outcome)
-            try:
-                is_document = isinstance(item, Mapping)
-                doc_id = validate_document_id(_doc_id(item) if is_document else item)
-                rev = item.get("_rev") if is_document else None
-                if rev is not None and (not isinstance(rev, str) or not rev):
-                    raise ValidationError("_rev must be a non-empty string")
-            except ValidationError as exc:
-                outcome.error = exc
-                continue
-            deletes.append((len(outcomes) - 1, DeleteRequest(doc_id, rev)))
+        outcomes, deletes = plan_deletes(ids)
 
         async def remove(chunk: list[tuple[int, DeleteRequest]]) -> None:
             results = await self._driver.delete_many(collection, [d for _, d in chunk])
             for (index, _), result in zip(chunk, results, strict=True):
                 outcomes[index] = result
 
-        await self._run_chunks(remove, _chunks(deletes, self._driver.limits.max_write_batch))
+        await self._run_chunks(remove, chunks(deletes, self._driver.limits.max_write_batch))
         return BulkResult(outcomes)
 
     async def _run_chunks(self, work: Callable[[Any], Awaitable[None]], chunks: list[Any]) -> None:
@@ -467,6 +459,19 @@ class DatabaseService:
         self._collection(collection)
         await self._driver.drop_collection(collection)
 
+    @_backend_errors
+    async def check_document(self, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
+        """Check ``doc`` as ``save`` would (id, contract, size limit of this service's
+        ``size_limit``) without writing it; return it as it would be stored, with ``_id``.
+
+        For tools that must know that every document fits before writing any (``migrate``,
+        ``import``). Raises what ``save`` raises before I/O; under ``native`` it may connect
+        to learn the backend's limit.
+        """
+        validate_document_id(doc_id)
+        prepared = await self._sizes.prepare(doc_id, doc)
+        return {"_id": doc_id, **prepared.body}
+
     def _collection(self, name: str) -> None:
         if type(name) is str and name in self._known_collections:
             return
@@ -481,34 +486,6 @@ def _document(record: Record) -> Document:
 
 def _without_rev(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in doc.items() if key != "_rev"}
-
-
-def _ids(ids: object) -> Sequence[Any]:
-    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Sequence):
-        raise InvalidNameError("expected a list of document ids")
-    return ids
-
-
-def _doc_id(doc: object) -> object:
-    if isinstance(doc, Mapping):
-        return doc.get("_id")
-    dumped = getattr(doc, "model_dump", None)
-    if callable(dumped):
-        return dumped(by_alias=True).get("_id")
-    raise InvalidDocumentError(f"a document must be a JSON object, not {type(doc).__name__}")
-
-
-def _raw_id(item: object) -> str:
-    """The id to report an outcome under, even for an invalid item."""
-    try:
-        raw = item if isinstance(item, str) else _doc_id(item)
-    except InvalidDocumentError:
-        return ""
-    return raw if isinstance(raw, str) else repr(raw)
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _check_limit(value: object, name: str, maximum: int | None = MAX_PAGE_SIZE) -> None:

@@ -3,11 +3,14 @@ service used. Secrets are ``SecretStr``: they never appear in a ``repr`` or a lo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, Literal
+
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from asyncdb.documents import validate_prefix
-from asyncdb.errors import InvalidNameError
+from asyncdb.documents import SIZE_LIMITS, _shown, validate_prefix
+from asyncdb.errors import AsyncDBError, ConfigurationError, InvalidNameError
 
 __all__ = ["Settings"]
 
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("DATABASE_MAX_RETRIES", "max_retries"),
         description="retries of transient backend failures, with back-off",
+    )
+    size_limit: Literal["portable", "native"] = Field(
+        default="portable",
+        validation_alias=AliasChoices("DATABASE_SIZE_LIMIT", "size_limit"),
+        description="portable: 400,000 bytes by the contract's measure on every backend; "
+        "native: each backend's own limit by its own measure",
     )
 
     # CouchDB
@@ -133,10 +142,37 @@ class Settings(BaseSettings):
             )
         return expanded
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The provider shown is the one that decides: DATABASE_URL's when it is set, so a
+        # repr never says "memory" while the service talks to CouchDB. No secret is shown:
+        # the URL and passwords stay SecretStr.
+        for name, value in super().__repr_args__():
+            yield name, self._effective_provider() if name == "database_provider" else value
+
+    def _effective_provider(self) -> str:
+        if self.database_url is None:
+            return self.database_provider
+        try:
+            return self.resolved().database_provider
+        except AsyncDBError:
+            return "unresolved: DATABASE_URL is invalid or contradicts DATABASE_PROVIDER"
+
     @field_validator("database_provider")
     @classmethod
     def _normalise_provider(cls, value: str) -> str:
         return value.strip().lower()
+
+    @field_validator("size_limit", mode="before")
+    @classmethod
+    def _check_size_limit(cls, value: object) -> object:
+        # A ConfigurationError (not pydantic's ValueError) propagates as it is: one clear
+        # line naming the variable and the accepted values.
+        normalised = value.strip().lower() if isinstance(value, str) else value
+        if normalised not in SIZE_LIMITS:
+            raise ConfigurationError(
+                f"DATABASE_SIZE_LIMIT must be one of {', '.join(SIZE_LIMITS)}, not {_shown(value)}"
+            )
+        return normalised
 
     @field_validator("collection_prefix")
     @classmethod

@@ -17,7 +17,7 @@ import asyncdb
 from asyncdb import factory, registry
 from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
-from asyncdb.errors import ConfigurationError, NotFoundError
+from asyncdb.errors import ConfigurationError, NotFoundError, ServiceClosedError
 from asyncdb.factory import (
     create_database_service,
     get_database_service,
@@ -286,13 +286,30 @@ async def test_reset_closes_and_forgets_the_singleton() -> None:
     await reset_database_service()  # nothing to reset: no error
 
 
-async def test_a_closed_singleton_is_replaced() -> None:
+async def test_a_closed_singleton_raises_until_reset() -> None:
     first = get_database_service(Settings())
-    await first.aclose()
+    await first.save("things", "kept", {"n": 1})
+    async with first:
+        pass  # leaving `async with` closes it
+    for settings in (None, Settings(), Settings(collection_prefix="other_")):
+        with pytest.raises(ServiceClosedError, match="reset_database_service"):
+            get_database_service(settings)
+    await reset_database_service()
     second = get_database_service(Settings(collection_prefix="other_"))
-    assert second is not first
+    assert second is not first and not second.closed
     assert get_database_service() is second
     await reset_database_service()
+
+
+async def test_size_limit_reaches_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert create_database_service(Settings()).size_limit == "portable"
+    native = create_database_service(Settings(size_limit="native"))
+    assert native.size_limit == "native"
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT", "native")
+    assert create_database_service().size_limit == "native"
+    # Over a given driver only the settings given decide; the environment is not read.
+    assert create_database_service(driver=MemoryDriver()).size_limit == "portable"
+    assert create_database_service(Settings(), driver=MemoryDriver()).size_limit == "native"
 
 
 async def test_concurrent_first_calls_from_threads_build_one_service() -> None:

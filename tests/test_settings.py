@@ -9,6 +9,7 @@ import pydantic
 import pytest
 from pydantic import SecretStr
 
+from asyncdb.errors import ConfigurationError
 from asyncdb.settings import Settings
 
 
@@ -241,3 +242,57 @@ def test_a_password_inside_couchdb_url_is_not_shown(monkeypatch: pytest.MonkeyPa
     settings = Settings()
     assert "url-pw-93d1" not in repr(settings)
     assert "url-pw-93d1" not in settings.model_dump_json()
+
+
+# --------------------------------------------------------------------------------------------
+# DATABASE_SIZE_LIMIT and the effective provider in repr
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("portable", "portable"), ("native", "native"), (" Native ", "native")]
+)
+def test_the_size_limit_is_read(monkeypatch: pytest.MonkeyPatch, raw: str, expected: str) -> None:
+    assert Settings().size_limit == "portable"
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT", raw)
+    assert Settings().size_limit == expected
+    assert Settings(size_limit=raw).size_limit == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["", "none", "400000", "unlimited", "portable,native"])
+def test_a_bad_size_limit_is_a_configuration_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT", raw)
+    with pytest.raises(ConfigurationError, match="DATABASE_SIZE_LIMIT") as caught:
+        Settings()
+    assert "portable" in str(caught.value) and "native" in str(caught.value)
+    with pytest.raises(ConfigurationError):
+        Settings(size_limit=5)  # type: ignore[arg-type]
+
+
+def test_repr_shows_the_provider_that_database_url_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "couchdb://admin:url-pw-4e2a@couch.example:5984")
+    settings = Settings()
+    for text in (repr(settings), str(settings)):
+        assert "database_provider='couchdb'" in text
+        assert "memory" not in text
+        assert "url-pw-4e2a" not in text and "admin" not in text
+    assert settings.resolved().database_provider == "couchdb"
+
+
+def test_repr_without_database_url_shows_the_chosen_provider() -> None:
+    assert "database_provider='dynamodb'" in repr(Settings(database_provider="dynamodb"))
+    assert "database_provider='memory'" in repr(Settings())
+
+
+def test_repr_of_contradicting_settings_does_not_raise_or_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_PROVIDER", "dynamodb")
+    monkeypatch.setenv("DATABASE_URL", "couchdb://admin:url-pw-4e2a@couch.example:5984")
+    text = repr(Settings())
+    assert "unresolved" in text and "url-pw-4e2a" not in text
+    assert "database_provider='dynamodb'" not in text

@@ -124,7 +124,7 @@ def test_listing_methods(sdb: SyncDatabaseService) -> None:
 
 
 def test_bulk_methods(sdb: SyncDatabaseService) -> None:
-    result = sdb.save_many(ITEMS, [{"_id": "x", "v": 1}, {"_id": "y", "v": 2}, {"_id": "/"}])
+    result = sdb.save_many(ITEMS, [{"_id": "x", "v": 1}, {"_id": "y", "v": 2}, {"_id": "\x00"}])
     assert len(result) == 3
     assert [o.ok for o in result] == [True, True, False]
     got = sdb.get_many(ITEMS, ["y", "nope", "x"])

@@ -13,6 +13,7 @@ it returns must be fresh, so the caller may mutate it freely.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 @dataclass(slots=True)
@@ -94,12 +97,21 @@ class WriteOutcome:
 
 @dataclass(frozen=True, slots=True)
 class DriverLimits:
-    """Batch sizes the face chunks bulk calls to, and the concurrency of fallbacks."""
+    """Batch sizes the face chunks bulk calls to, the concurrency of fallbacks, and the
+    backend's own document size limit.
+
+    ``native_document_bytes`` is the largest document the backend holds by its own measure
+    (``Driver.native_document_size``), enforced by the face under
+    ``DATABASE_SIZE_LIMIT=native``; ``None`` means the backend has no limit of its own and
+    the face's hard cap applies. A driver that learns its limit only when it connects sets
+    an instance ``limits`` (a ``dataclasses.replace`` of the class's) in ``open()``.
+    """
 
     max_get_batch: int = 100
     max_write_batch: int = 100
     max_concurrency: int = 16
     scan_page_size: int = 1000
+    native_document_bytes: int | None = None
 
 
 class Driver(abc.ABC):
@@ -132,6 +144,16 @@ class Driver(abc.ABC):
     def describe(self) -> str:
         """A one-line description without secrets, for logs and ``repr``."""
         return self.name
+
+    def native_document_size(self, doc_id: str, body: Body) -> int:
+        """The size of the stored document by the backend's own measure, in bytes (checked
+        against ``limits.native_document_bytes`` under ``DATABASE_SIZE_LIMIT=native``).
+
+        The default is the UTF-8 length of the compact JSON of ``body`` plus that of the
+        id; a driver whose backend measures otherwise (attribute names, index overhead,
+        its own metadata) overrides it. It must not do I/O: the face calls it before any.
+        """
+        return len(_compact_json(body).encode("utf-8")) + len(doc_id.encode("utf-8"))
 
     # -- the four core operations ----------------------------------------------------------
     @abc.abstractmethod

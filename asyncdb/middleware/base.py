@@ -13,6 +13,7 @@ from asyncdb.drivers.base import (
     Body,
     DeleteRequest,
     Driver,
+    DriverLimits,
     Record,
     ScanPage,
     WriteOutcome,
@@ -31,7 +32,20 @@ class DriverWrapper(Driver):
     def __init__(self, inner: Driver) -> None:
         self.inner = inner
         self.name = inner.name
-        self.limits = inner.limits
+        self._own_limits: DriverLimits | None = None
+
+    @property
+    def limits(self) -> DriverLimits:
+        """The inner driver's limits, read each time (a driver may learn them in ``open()``),
+        unless this wrapper was given limits of its own."""
+        return self.inner.limits if self._own_limits is None else self._own_limits
+
+    @limits.setter
+    def limits(self, value: DriverLimits) -> None:
+        self._own_limits = value
+
+    def native_document_size(self, doc_id: str, body: Body) -> int:
+        return self.inner.native_document_size(doc_id, body)
 
     def collection(self, name: str) -> str:
         """The collection name the inner driver sees; identity unless overridden."""

@@ -29,15 +29,25 @@ from asyncdb.testing.harness import DriverFactory, Harness, ServiceLike
 from asyncdb.testing.suite.bulk import BulkOperations
 from asyncdb.testing.suite.contract import Contract, Lifecycle
 from asyncdb.testing.suite.core import CoreOperations
+from asyncdb.testing.suite.ids import PortableIds
 from asyncdb.testing.suite.pagination import Pagination
 from asyncdb.testing.suite.queries import Queries
+from asyncdb.testing.suite.revisions import Revisions
 from asyncdb.testing.suite.updates import Updates
 
 __all__ = ["ConformanceSuite"]
 
 
 class ConformanceSuite(
-    CoreOperations, Updates, Pagination, BulkOperations, Queries, Contract, Lifecycle
+    CoreOperations,
+    Updates,
+    Pagination,
+    BulkOperations,
+    Queries,
+    Contract,
+    PortableIds,
+    Revisions,
+    Lifecycle,
 ):
     """Every behaviour the face promises, run against one backend."""
 

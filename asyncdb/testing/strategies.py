@@ -17,10 +17,14 @@ def _portable_float(value: float) -> bool:
 
 _text = st.text(max_size=30)
 
-#: Map keys: non-empty, not of Firestore's reserved form ``__x__``.
-keys = st.text(min_size=1, max_size=20).filter(
-    lambda k: not (len(k) >= 4 and k.startswith("__") and k.endswith("__"))
+#: Map keys: any string (``""`` and ``__x__`` included) of at most 1,500 UTF-8 bytes; the
+#: special ones drivers must encode are drawn often.
+keys = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["", "__init__", "__x__", "__", "____", "__name__", "_", "~", "%2E", "."]),
+    st.sampled_from(["k", "é", "_"]).map(lambda c: c * (1500 // len(c.encode("utf-8")))),
 )
+#: Top-level keys: only ``_id`` and ``_rev`` may start with ``_``.
 _top_level_keys = keys.filter(lambda k: not k.startswith("_"))
 
 _scalars = st.one_of(
@@ -54,9 +58,32 @@ documents: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
     _top_level_keys, json_values, max_size=8
 ).filter(lambda doc: _depth(doc) <= MAX_DEPTH)
 
-#: Valid document ids: printable, no '/', no leading '_', not '.' or '..'.
-document_ids = st.text(
-    alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="/"),
-    min_size=1,
-    max_size=40,
-).filter(lambda s: not s.startswith("_") and s not in {".", ".."})
+_id_characters = st.characters(blacklist_categories=["Cs", "Cc"])
+
+#: Pieces that drivers escape or that look like their escapes.
+_id_fragments = st.sampled_from(
+    ["_", "/", ".", "..", "__", "~", "%", "%2F", "%5F", "_design/", "_local/", "__x__", "\\"]
+)
+
+
+def _repeated_to(unit: str, size: int) -> str:
+    """``unit`` repeated to at most ``size`` UTF-8 bytes (at least once)."""
+    return unit * max(1, size // len(unit.encode("utf-8")))
+
+
+#: Valid document ids: any valid-unicode string without control characters, 1 to 4,096
+#: UTF-8 bytes; ids that some backend cannot hold natively (a leading ``_``, ``/``, ``.``,
+#: ``..``, ``__x__``, beyond 1,500 or 2,048 bytes) are drawn often.
+document_ids = st.one_of(
+    st.text(alphabet=_id_characters, min_size=1, max_size=40),
+    st.lists(
+        st.one_of(_id_fragments, st.text(alphabet=_id_characters, min_size=1, max_size=6)),
+        min_size=1,
+        max_size=6,
+    ).map("".join),
+    st.builds(
+        _repeated_to,
+        st.sampled_from(["a", "é", "日", "😀", "/", "_", ".", "~"]),
+        st.sampled_from([1500, 1501, 2048, 2049, 4095, 4096]),
+    ),
+)

@@ -49,7 +49,7 @@ class BulkOperations:
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(InvalidNameError):
-            await db.get_many(ITEMS, ["ok", "../x"])
+            await db.get_many(ITEMS, ["ok", "bad\x00id"])
         with pytest.raises(InvalidNameError):
             await db.get_many(ITEMS, "not-a-list")
         assert harness.recorder.calls == []
@@ -71,13 +71,13 @@ class BulkOperations:
         await db.save(ITEMS, "stale", {"v": 2})
         docs = [
             {"_id": "new", "v": 1},
-            {"_id": "../bad", "v": 1},
+            {"_id": "bad\x00id", "v": 1},
             {"_id": "current", "_rev": current["_rev"], "v": 2},
             {"_id": "stale", "_rev": stale["_rev"], "v": 3},
             {"_id": "nan", "v": float("nan")},
             {"_id": "big", "v": "x" * MAX_DOCUMENT_BYTES},
             {"v": "no id"},
-            {"_id": "new", "v": "duplicate"},
+            {"_id": 5, "v": "not a string id"},
             {"_id": "last", "v": 1},
         ]
         result = await db.save_many(ITEMS, docs)
@@ -99,7 +99,7 @@ class BulkOperations:
         assert isinstance(outcomes[4].error, InvalidDocumentError)
         assert isinstance(outcomes[5].error, DocumentTooLargeError)
         assert isinstance(outcomes[6].error, ValidationError)
-        assert isinstance(outcomes[7].error, InvalidDocumentError)
+        assert isinstance(outcomes[7].error, InvalidNameError)
         assert not result.ok and len(result.failed) == 6 and len(result.succeeded) == 3
         with pytest.raises(InvalidNameError):
             result.raise_for_errors()
@@ -122,7 +122,7 @@ class BulkOperations:
         for i in range(40):
             await db.save(ITEMS, f"plain{i:02d}", {"v": i})
         items: list[object] = [f"plain{i:02d}" for i in range(40)]
-        items += ["missing", keep, exact, "_design/x"]
+        items += ["missing", keep, exact, "bad\x00id"]
         result = await db.delete_many(ITEMS, items)
         outcomes = list(result)
         assert len(outcomes) == 44
@@ -131,3 +131,53 @@ class BulkOperations:
         assert outcomes[42].ok
         assert isinstance(outcomes[43].error, InvalidNameError)
         assert [doc["_id"] for doc in await db.list_all(ITEMS)] == ["keep"]
+
+    @pytest.mark.parametrize(
+        "docs",
+        [
+            [{"_id": "a", "v": 1}, {"_id": "b"}, {"_id": "a", "v": 2}],
+            [{"_id": "a", "v": 1}, {"_id": "a", "v": 1}],
+            [{"_id": "a"}, {"_id": "a", "_rev": "1-abc"}],
+            [{"_id": "a", "v": float("nan")}, {"_id": "a", "v": 1}],
+            [{"_id": "_x/é"}, *({"_id": f"p{i:03d}"} for i in range(130)), {"_id": "_x/é"}],
+        ],
+        ids=["apart", "adjacent", "one-conditional", "one-invalid", "in-another-chunk"],
+    )
+    async def test_save_many_with_one_id_twice_is_refused_before_io(
+        self, db: ServiceLike, harness: Harness, docs: list[dict[str, object]]
+    ) -> None:
+        harness.recorder.calls.clear()
+        with pytest.raises(InvalidDocumentError) as caught:
+            await db.save_many(ITEMS, docs)
+        assert caught.value.status_code == 422
+        assert repr(docs[0]["_id"]) in str(caught.value) and "twice" in str(caught.value)
+        assert harness.recorder.calls == []
+        assert await db.list_all(ITEMS) == []
+
+    @pytest.mark.parametrize(
+        "items",
+        [
+            ["a", "b", "a"],
+            ["a", {"_id": "a", "_rev": "1-abc"}],
+            [{"_id": "a"}, {"_id": "a"}],
+            ["__x__", *(f"p{i:03d}" for i in range(130)), {"_id": "__x__"}],
+        ],
+        ids=["ids", "id-and-document", "documents", "in-another-chunk"],
+    )
+    async def test_delete_many_with_one_id_twice_is_refused_before_io(
+        self, db: ServiceLike, harness: Harness, items: list[object]
+    ) -> None:
+        await db.save(ITEMS, "a", {"v": 1})
+        await db.save(ITEMS, "__x__", {"v": 1})
+        harness.recorder.calls.clear()
+        with pytest.raises(InvalidDocumentError) as caught:
+            await db.delete_many(ITEMS, items)
+        assert caught.value.status_code == 422
+        repeated = "__x__" if "__x__" in items else "a"
+        assert repr(repeated) in str(caught.value) and "twice" in str(caught.value)
+        assert harness.recorder.calls == []
+        assert sorted(doc["_id"] for doc in await db.list_all(ITEMS)) == ["__x__", "a"]
+
+    async def test_get_many_with_one_id_twice_still_collapses(self, db: ServiceLike) -> None:
+        saved = await db.save(ITEMS, "_a/b", {"v": 1})
+        assert await db.get_many(ITEMS, ["_a/b", "x", "_a/b"]) == {"_a/b": saved, "x": None}

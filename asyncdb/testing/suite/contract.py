@@ -111,7 +111,8 @@ class Contract:
             {"_private": 1},
             {"_deleted": True},
             {"_rev": 5},
-            {"_rev": ""},
+            {"__init__": 1},
+            {"_": 1},
             [1, 2],
             "text",
             None,
@@ -123,7 +124,8 @@ class Contract:
             "underscore",
             "_deleted",
             "rev-int",
-            "rev-empty",
+            "top-level-dunder",
+            "top-level-underscore",
             "list",
             "str",
             "none",
@@ -144,9 +146,65 @@ class Contract:
         lists: Any = [1]
         for _ in range(MAX_DEPTH - 1):
             lists = [lists]
-        body = {"deep": _nested(MAX_DEPTH), "lists": lists}
+        maps: Any = {"leaf": 1.0}
+        for level in range(MAX_DEPTH - 1):
+            maps = {("", "__init__", "k")[level % 3]: maps}
+        body = {
+            "deep": _nested(MAX_DEPTH),
+            "lists": lists,
+            "maps": maps,
+            "mixed": [_nested(MAX_DEPTH - 1), {"": _nested(MAX_DEPTH - 2)}],
+            "tag": "deep",
+        }
         saved = await db.save(ITEMS, "deep", body)
+        assert_same_json(saved, {"_id": "deep", "_rev": saved["_rev"], **body})
         assert_same_json(await db.get(ITEMS, "deep"), saved)
+        assert_same_json((await db.list_all(ITEMS))[0], saved)
+        assert_same_json((await db.get_many(ITEMS, ["deep"]))["deep"], saved)
+        assert_same_json(await db.find(ITEMS, {"tag": "deep"}), [saved])
+        # update() reads the deep document back and writes it again: both ways encoded.
+        updated = await db.update(ITEMS, "deep", lambda doc: {**doc, "tag": "again"})
+        assert updated["_rev"] != saved["_rev"]
+        assert_same_json(
+            await db.get(ITEMS, "deep"), {**saved, "_rev": updated["_rev"], "tag": "again"}
+        )
+
+    async def test_one_level_deeper_than_max_depth_is_refused(
+        self, db: ServiceLike, harness: Harness
+    ) -> None:
+        lists: Any = [1]
+        for _ in range(MAX_DEPTH):
+            lists = [lists]
+        maps: Any = {"leaf": 1}
+        for _ in range(MAX_DEPTH):
+            maps = {"__init__": maps}
+        harness.recorder.calls.clear()
+        for body in ({"lists": lists}, {"maps": maps}):
+            with pytest.raises(InvalidDocumentError, match="nested deeper than"):
+                await db.save(ITEMS, "deep", body)
+        assert harness.recorder.calls == []
+
+    async def test_empty_and_dunder_keys_round_trip_at_every_depth(self, db: ServiceLike) -> None:
+        body: dict[str, Any] = {
+            "": "empty top-level key",
+            "mod": {"__init__": {"": {"__x__": [{"__init__": 1, "": "", "__": None}]}}},
+            "names": {"__name__": "m", "__doc__": None, "__": 2, "____": 3, "_": 4},
+            "list": [{"": [{"": {"": 0.5}}]}],
+            "both": {"": 1, "__init__": 2, "x": 3},
+            "tag": "k",
+        }
+        saved = await db.save(ITEMS, "keys", body)
+        assert_same_json(saved, {"_id": "keys", "_rev": saved["_rev"], **body})
+        assert_same_json(await db.get(ITEMS, "keys"), saved)
+        assert_same_json((await db.list_all(ITEMS))[0], saved)
+        result = await db.save_many(ITEMS, [{"_id": "keys2", **body}])
+        assert result.ok, result.failed
+        second = {"_id": "keys2", "_rev": result[0].rev, **body}
+        assert_same_json((await db.get_many(ITEMS, ["keys2"]))["keys2"], second)
+        found = sorted(await db.find(ITEMS, {"tag": "k"}), key=lambda doc: str(doc["_id"]))
+        assert_same_json(found, [saved, second])
+        projected = await db.find(ITEMS, {"tag": "k"}, fields=["mod"], limit=1)
+        assert_same_json(projected[0]["mod"], body["mod"])
 
     async def test_too_large_documents_are_refused_before_io(
         self, db: ServiceLike, harness: Harness

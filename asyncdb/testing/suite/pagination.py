@@ -97,9 +97,11 @@ class Pagination:
             base64.urlsafe_b64encode(b"[1,2]").decode(),
             base64.urlsafe_b64encode(json.dumps({"v": 99, "c": ITEMS, "k": "x"}).encode()).decode(),
             base64.urlsafe_b64encode(
-                json.dumps({"v": 1, "c": ITEMS, "k": "../x"}).encode()
+                json.dumps({"v": 1, "c": ITEMS, "k": "a\u0000b"}).encode()
             ).decode(),
             base64.urlsafe_b64encode(json.dumps({"v": 1, "c": ITEMS, "k": 5}).encode()).decode(),
+            base64.urlsafe_b64encode(json.dumps({"v": 1, "c": ITEMS, "k": ""}).encode()).decode(),
+            _forged({"v": 1, "c": ITEMS, "k": "x" * 4097}),
             "x" * 10_000,
         ],
     )

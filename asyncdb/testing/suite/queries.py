@@ -8,7 +8,7 @@ import pytest
 
 from asyncdb.errors import InvalidQueryError, ValidationError
 from asyncdb.query import parse_query
-from asyncdb.testing.harness import ServiceLike
+from asyncdb.testing.harness import Harness, ServiceLike
 
 ITEMS = "items"
 
@@ -118,6 +118,72 @@ class Queries:
     ) -> None:
         with pytest.raises(InvalidQueryError):
             await db.find(ITEMS, where, fields=fields, limit=limit)
+
+    @pytest.mark.parametrize(
+        ("where", "fields"),
+        [
+            ({"a": "\ud800"}, None),
+            ({"a": "ok\udfff"}, None),
+            ({"a": {"$eq": "\ud800"}}, None),
+            ({"a": {"$in": ["ok", "\ud800"]}}, None),
+            ({"\ud800": 1}, None),
+            ({"a\udc00b": {"$in": [1]}}, None),
+            ({"a": 1}, ["\ud800"]),
+            ({"a": 2**63}, None),
+            ({"a": -(2**63) - 1}, None),
+            ({"a": {"$in": [1, 2**64]}}, None),
+            ({"a": 10**100}, None),
+            ({"a": float("inf")}, None),
+            ({"a": float("-inf")}, None),
+            ({"a": {"$in": [1.5, float("nan")]}}, None),
+            ({"a": 1e200}, None),
+            ({"a": 1e-200}, None),
+            ({"k" * 1501: 1}, None),
+            ({"é" * 751: 1}, None),
+            ({"a": 1}, ["k" * 1501]),
+            ({"__init__": 1}, None),
+            ({"a": 1}, ["__x__"]),
+            ({"": 1}, None),
+            ({"a": 1}, [""]),
+        ],
+        ids=lambda value: repr(value)[:40],
+    )
+    async def test_a_query_no_document_could_match_is_refused_before_io(
+        self, db: ServiceLike, harness: Harness, where: Any, fields: Any
+    ) -> None:
+        # The same contract as documents: the same 422 on every backend, never a backend
+        # error or an empty answer from a value that could not have been stored.
+        await db.save(ITEMS, "d", {"a": 1})
+        harness.recorder.calls.clear()
+        with pytest.raises(InvalidQueryError) as caught:
+            await db.find(ITEMS, where, fields=fields)
+        assert caught.value.status_code == 422
+        if fields is not None:
+            with pytest.raises(InvalidQueryError):
+                await db.ensure_index(ITEMS, fields)
+        assert harness.recorder.calls == []
+
+    async def test_query_values_at_the_edges_of_the_contract(self, db: ServiceLike) -> None:
+        edges: dict[str, Any] = {
+            "max": 2**63 - 1,
+            "min": -(2**63),
+            "small": 1e-130,
+            "big": 9.99e125,
+            "zero": 0.0,
+            "astral": "\U0001f600",
+            "nul": "a\x00b",
+            "k" * 1500: "long key",
+            "é" * 750: "long multi-byte key",
+        }
+        saved = await db.save(ITEMS, "edges", edges)
+        await db.save(ITEMS, "other", {"max": 0, "zero": 1})
+        for name, value in edges.items():
+            found = await db.find(ITEMS, {name: value})
+            assert found == [saved], name
+            assert await db.find(ITEMS, {name: {"$in": [value, "x"]}}, fields=[name]) == [
+                {"_id": "edges", "_rev": saved["_rev"], name: value}
+            ], name
+        assert await db.find(ITEMS, {"zero": -0.0}) == [saved]
 
     @pytest.mark.parametrize("limit", [0, -3, "5", 1.5])
     async def test_a_bad_find_limit_is_refused(self, db: ServiceLike, limit: Any) -> None:
