@@ -3,6 +3,8 @@ gaps between them, until the writers are done; after each, how long the same ser
 instances take to answer again.
 
 - flaky: the proxy resets, stalls (past the request timeout) and drops answers;
+- lose: the proxy drops a quarter of the answers after the server acted (the path on which
+  a conditional write's fate becomes unknown);
 - down: the proxy's address refuses connections;
 - pause: SIGSTOP of the server (longer than the request timeout), then SIGCONT;
 - kill: SIGKILL of the server, then a restart over the same data (persistent servers).
@@ -28,6 +30,7 @@ logger = logging.getLogger("asyncdb.tests.faults")
 #: The same service must answer again within this many seconds after a fault ends.
 RECOVERY_LIMIT = 20.0
 FLAKY = FaultRates(reset=0.04, drop=0.06, stall=0.02)
+LOSE = FaultRates(drop=0.25)
 
 Probe = Callable[[], Awaitable[object]]
 
@@ -69,6 +72,10 @@ async def _episode(target: Target, kind: str, rng: random.Random) -> None:
     proxy, server = target.proxy, target.server
     if kind == "flaky" and proxy is not None:
         proxy.set_rates(FLAKY)
+        await asyncio.sleep(rng.uniform(1.0, 2.0))
+        proxy.calm()
+    elif kind == "lose" and proxy is not None:
+        proxy.set_rates(LOSE)
         await asyncio.sleep(rng.uniform(1.0, 2.0))
         proxy.calm()
     elif kind == "down" and proxy is not None:

@@ -20,7 +20,6 @@ from tests.faults._faults import RECOVERY_LIMIT, Episode, inject_faults
 from tests.faults._history import MAX_CALL_SECONDS, History
 from tests.faults._targets import Target
 from tests.faults._workload import COUNTER, REGISTER, REGISTER_INITIAL, Budget, Writer
-from tests.servers._process import in_ci
 
 __all__ = ["Knobs", "Report", "run"]
 
@@ -46,7 +45,7 @@ class Knobs:
         return cls(
             seed=int(seed) if seed else random.SystemRandom().randrange(2**32),
             operations=int(env.get("ASYNCDB_FAULT_OPERATIONS", "600")),
-            seconds=float(env.get("ASYNCDB_FAULT_SECONDS", "12" if in_ci() else "15")),
+            seconds=float(env.get("ASYNCDB_FAULT_SECONDS", "15")),
             tasks=int(env.get("ASYNCDB_FAULT_TASKS", "8")),
             threads=int(env.get("ASYNCDB_FAULT_THREADS", "3")),
         )

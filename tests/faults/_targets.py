@@ -46,7 +46,7 @@ class Target:
 
     @property
     def fault_kinds(self) -> list[str]:
-        kinds = ["flaky", "down"] if self.proxy is not None else []
+        kinds = ["flaky", "lose", "down"] if self.proxy is not None else []
         if self.server is not None:
             kinds.append("pause")
             if self.persistent:
