@@ -2,13 +2,16 @@
 
 from asyncdb.transfer.checkpoint import Checkpoint, fingerprint
 from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
+from asyncdb.transfer.fit import Misfit, TargetLimitError
 from asyncdb.transfer.progress import Progress
 from asyncdb.transfer.verify import Difference, VerifyReport, content_hash, verify
 
 __all__ = [
     "Checkpoint",
     "Difference",
+    "Misfit",
     "Progress",
+    "TargetLimitError",
     "TransferReport",
     "VerifyReport",
     "content_hash",

@@ -2,7 +2,8 @@
 
 ``register(subparsers)`` registers them on the CLI's argparse sub-parsers; each
 command's handler returns the process exit status: 0 done (and, with ``--verify``, equal),
-1 a failure or a difference, 2 bad arguments or configuration.
+1 a failure, a difference or documents that do not fit the target, 2 bad arguments or
+configuration (the memory provider included: it would vanish when the command exits).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from asyncdb.service import DatabaseService
 from asyncdb.settings import Settings
 from asyncdb.transfer.checkpoint import fingerprint
 from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
+from asyncdb.transfer.fit import TargetLimitError
 from asyncdb.transfer.progress import Progress
 from asyncdb.transfer.verify import VerifyReport, verify
 from asyncdb.urls import redact_url, settings_from_url
@@ -79,8 +81,16 @@ def _page_size(text: str) -> int:
     return value
 
 
-def _service(url: str | None) -> DatabaseService:
-    settings = Settings() if url is None else settings_from_url(url)
+def _memory_refusal(url: str | None, role: str) -> str:
+    named = "memory://" if url is not None else "the default provider (memory)"
+    hint = "" if url is not None else " with --url or DATABASE_URL"
+    return (
+        f"asyncdb: refusing {named} as the {role}: memory lives only inside one process and "
+        f"vanishes when this command exits; name a real provider{hint}"
+    )
+
+
+def _service(settings: Settings) -> DatabaseService:
     return create_database_service(settings)
 
 
@@ -93,6 +103,9 @@ def _collections(args: argparse.Namespace) -> list[str] | None:
 def _run(job: Callable[[], Awaitable[int]], err: TextIO) -> int:
     try:
         return anyio.run(job)
+    except TargetLimitError as exc:
+        _print_misfits(exc, err)
+        return 1
     except ConfigurationError as exc:
         err.write(f"asyncdb: configuration error: {exc}\n")
         return 2
@@ -102,6 +115,36 @@ def _run(job: Callable[[], Awaitable[int]], err: TextIO) -> int:
     except OSError as exc:
         err.write(f"asyncdb: {exc}\n")
         return 1
+
+
+def _print_misfits(error: TargetLimitError, err: TextIO) -> None:
+    for misfit in error.misfits:
+        err.write(
+            f"asyncdb: cannot move {misfit.collection}/{misfit.id}: {misfit.size:,} bytes, "
+            f"the target's limit is {misfit.limit:,}\n"
+        )
+    if error.total > len(error.misfits):
+        err.write(f"asyncdb: ... and {error.total - len(error.misfits)} more\n")
+    err.write(f"asyncdb: {error}\n")
+
+
+def _configured(err: TextIO, *pairs: tuple[str | None, str]) -> list[Settings] | int:
+    """The settings of each ``(url, role)`` (the environment's for ``None``), or the exit
+    status 2 after one line on ``err``: a configuration error, or the memory provider,
+    which lives inside one process, so it would be empty as a source and gone as a target
+    as soon as the command exits."""
+    try:
+        configured = [
+            (Settings() if url is None else settings_from_url(url)).resolved() for url, _ in pairs
+        ]
+    except ConfigurationError as exc:
+        err.write(f"asyncdb: configuration error: {exc}\n")
+        return 2
+    for (url, role), settings in zip(pairs, configured, strict=True):
+        if settings.database_provider == "memory":
+            err.write(_memory_refusal(url, role) + "\n")
+            return 2
+    return configured
 
 
 _PAST = {"export": "exported", "import": "imported", "copy": "copied"}
@@ -115,8 +158,12 @@ def _summary(report: TransferReport, verb: str, out: TextIO) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    configured = _configured(sys.stderr, (args.url, "source"))
+    if isinstance(configured, int):
+        return configured
+
     async def job() -> int:
-        async with _service(args.url) as source:
+        async with _service(configured[0]) as source:
             report = await export_collections(
                 source,
                 args.file,
@@ -132,8 +179,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    configured = _configured(sys.stderr, (args.url, "target"))
+    if isinstance(configured, int):
+        return configured
+
     async def job() -> int:
-        async with _service(args.url) as target:
+        async with _service(configured[0]) as target:
             report = await import_file(
                 target, args.file, dry_run=args.dry_run, progress=Progress(quiet=args.quiet)
             )
@@ -149,9 +200,13 @@ def _migrate(args: argparse.Namespace) -> int:
         redact_url(args.source), redact_url(args.target), ",".join(sorted(collections or []))
     )
     checkpoint = args.checkpoint or Path(f".asyncdb-migrate-{identity[:12]}.json")
+    configured = _configured(sys.stderr, (args.source, "source"), (args.target, "target"))
+    if isinstance(configured, int):
+        return configured
+    source_settings, target_settings = configured
 
     async def job() -> int:
-        async with _service(args.source) as source, _service(args.target) as target:
+        async with _service(source_settings) as source, _service(target_settings) as target:
             progress = Progress(quiet=args.quiet)
             progress.note(f"migrating {redact_url(args.source)} -> {redact_url(args.target)}")
             report = await migrate(

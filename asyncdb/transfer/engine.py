@@ -5,6 +5,11 @@ so memory stays bounded whatever the size of a collection. Writes go through
 ``save_many``: each backend's native batch call, chunked and run with bounded
 concurrency. Documents are written without their revision (unconditional upserts), so
 running a transfer again never duplicates or corrupts anything.
+
+``import`` and ``migrate`` read their source twice: a first pass checks every document
+against the target (``FitCheck``: the contract and the target's size limit) and counts
+them, so that nothing is written when any document cannot move, and the second pass, which
+writes, can show a bar with a percentage.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from asyncdb.documents import Document, validate_collection_name
 from asyncdb.errors import BackendUnavailableError, first_error
 from asyncdb.service import DatabaseService
 from asyncdb.transfer.checkpoint import Checkpoint
+from asyncdb.transfer.fit import FitCheck
 from asyncdb.transfer.ndjson import ExportWriter, read_records
 from asyncdb.transfer.progress import Progress
 
@@ -155,36 +161,47 @@ async def import_file(
 ) -> TransferReport:
     """Upsert every document of the NDJSON file ``path`` into ``target``.
 
-    The first invalid line stops the import with ``InvalidExportError`` (its line number):
-    every document before it is written completely, nothing after it is written.
+    The whole file is checked first: an invalid line raises ``InvalidExportError`` (with
+    its number) and documents too large for the target raise ``TargetLimitError``
+    (listing them), both before anything is written. A dry run stops after the check.
     """
     progress = progress or Progress(quiet=True)
-    report = TransferReport(dry_run=dry_run)
+    fit = FitCheck(target)
+    progress.start(f"{path.name} (checking)")
+    for record in read_records(path):
+        await fit.check(record.collection, record.id, record.doc)
+        progress.advance(1)
+    progress.finish()
+    fit.raise_if_any()
+    if dry_run:
+        return TransferReport(dict(fit.counts), dry_run=True)
+
+    report = TransferReport()
     batch: list[Document] = []
     batch_collection: str | None = None
 
     async def flush() -> None:
         nonlocal batch
         if batch and batch_collection is not None:
-            if not dry_run:
-                await write_batch(target, batch_collection, batch)
+            await write_batch(target, batch_collection, batch)
             progress.advance(len(batch))
             report.counts[batch_collection] = report.counts.get(batch_collection, 0) + len(batch)
         batch = []
 
-    try:
-        for record in read_records(path):
-            if record.collection != batch_collection or len(batch) >= batch_size:
-                await flush()
-                if record.collection != batch_collection:
-                    if batch_collection is not None:
-                        progress.finish()
-                    batch_collection = record.collection
-                    progress.start(record.collection, done=report.counts.get(record.collection, 0))
-            batch.append({"_id": record.id, **record.doc})
-    finally:
-        # Lines before a bad one are written whole; the bad line's error then propagates.
-        await flush()
+    for record in read_records(path):
+        if record.collection != batch_collection or len(batch) >= batch_size:
+            await flush()
+            if record.collection != batch_collection:
+                if batch_collection is not None:
+                    progress.finish()
+                batch_collection = record.collection
+                progress.start(
+                    record.collection,
+                    total=fit.counts.get(record.collection),
+                    done=report.counts.get(record.collection, 0),
+                )
+        batch.append({"_id": record.id, **record.doc})
+    await flush()
     if batch_collection is not None:
         progress.finish()
     return report
@@ -224,30 +241,63 @@ async def migrate(
             )
         else:
             state = Checkpoint(checkpoint_id)
+    todo: list[tuple[str, str | None, int]] = []
     for name in names:
         if state is not None and name in state.finished:
             continue
         resume = state is not None and state.collection == name
         cursor = state.cursor if resume and state is not None else None
-        done = state.copied if resume and state is not None else 0
+        todo.append((name, cursor, state.copied if resume and state is not None else 0))
+    fit = await _check_fit(source, target, todo, page_size, progress)
+    if dry_run:
+        report.counts = {name: done + fit.counts.get(name, 0) for name, _, done in todo}
+        return report
+    for name, cursor, done in todo:
 
         def record(copied: int, next_cursor: str, name: str = name) -> None:
             if state is not None and checkpoint_path is not None:
                 state.collection, state.cursor, state.copied = name, next_cursor, copied
                 state.save(checkpoint_path)
 
-        progress.start(name, done=done)
+        progress.start(name, total=done + fit.counts.get(name, 0), done=done)
         report.counts[name] = await _copy_collection(
-            source, target, name, cursor, done, page_size, dry_run, progress, record
+            source, target, name, cursor, done, page_size, progress, record
         )
         progress.finish()
         if state is not None and checkpoint_path is not None:
             state.finished.append(name)
             state.collection, state.cursor, state.copied = None, None, 0
             state.save(checkpoint_path)
-    if checkpoint_path is not None and not dry_run:
+    if checkpoint_path is not None:
         Checkpoint.remove(checkpoint_path)
     return report
+
+
+async def _check_fit(
+    source: DatabaseService,
+    target: DatabaseService,
+    todo: list[tuple[str, str | None, int]],
+    page_size: int,
+    progress: Progress,
+) -> FitCheck:
+    """The first pass: every document still to be copied, checked against ``target``
+    (``TargetLimitError`` if any cannot move) and counted per collection."""
+    fit = FitCheck(target)
+    if todo:
+        progress.note("checking that every document fits the target ...")
+    for name, cursor, _ in todo:
+        progress.start(f"{name} (checking)")
+
+        async def check(items: list[Document], _: str | None, name: str = name) -> None:
+            for doc in items:
+                await fit.check(name, doc["_id"], doc)
+            progress.advance(len(items))
+
+        await for_each_page(source, name, cursor, page_size, check)
+        fit.counts.setdefault(name, 0)
+        progress.finish()
+    fit.raise_if_any()
+    return fit
 
 
 async def _copy_collection(
@@ -257,7 +307,6 @@ async def _copy_collection(
     cursor: str | None,
     done: int,
     page_size: int,
-    dry_run: bool,
     progress: Progress,
     record: Callable[[int, str], None],
 ) -> int:
@@ -276,12 +325,11 @@ async def _copy_collection(
             await finished.wait()
             copied += count
             progress.advance(count)
-            if next_cursor is not None and not dry_run:
+            if next_cursor is not None:
                 record(copied, next_cursor)
 
     async def write(items: list[Document], finished: anyio.Event) -> None:
-        if not dry_run:
-            await write_batch(target, name, items)
+        await write_batch(target, name, items)
         finished.set()
 
     try:

@@ -80,8 +80,9 @@ class ExportWriter:
 
 
 def read_records(path: Path) -> Iterator[ExportRecord]:
-    """Stream the records of an export file, validating each line; the first bad line
-    raises ``InvalidExportError`` with its number before any later line is read."""
+    """Stream the records of an export file, validating each line against the contract
+    (all but the size, which depends on the target); the first bad line raises
+    ``InvalidExportError`` with its number before any later line is read."""
     with _open_text(path, "r") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -99,7 +100,9 @@ def _parse(line: str, number: int) -> ExportRecord:
     try:
         collection = validate_collection_name(record["collection"])
         doc_id = validate_document_id(record["id"])
-        body = prepare_document(record["doc"], doc_id).body
+        # No size limit here: the target's own (DATABASE_SIZE_LIMIT) is checked before
+        # anything is written (transfer.fit), with every document that does not fit listed.
+        body = prepare_document(record["doc"], doc_id, max_bytes=None).body
     except (ValidationError, DocumentTooLargeError) as exc:
         raise InvalidExportError(number, str(exc)) from None
     return ExportRecord(collection, doc_id, body, number)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from asyncdb import create_database_service
 from asyncdb.cli import main
 from asyncdb.testing.harness import random_prefix
-from asyncdb.urls import settings_from_url
+from asyncdb.urls import redact_url, settings_from_url
 
 
 @pytest.fixture
@@ -70,7 +71,9 @@ def test_migrate_with_verify_and_a_difference(
     captured = capsys.readouterr()
     assert "verified: identical" in captured.out
     assert "agents: source 30, target 30" in captured.out
-    assert f"migrating {source} -> {target}" in captured.err
+    # The URLs as the CLI shows them: a password (ASYNCDB_TEST_COUCHDB_URL may carry one)
+    # is masked.
+    assert f"migrating {redact_url(source)} -> {redact_url(target)}" in captured.err
     assert list(tmp_path.iterdir()) == []  # the checkpoint is gone once complete
 
     async def tamper() -> None:
@@ -98,7 +101,7 @@ def test_a_corrupt_export_names_its_line(
     target = _url(couch)
     assert main(["import", str(path), "--url", target, "--quiet"]) == 1
     assert "line 2" in capsys.readouterr().err
-    assert _count(target, "agents") == 1
+    assert _count(target, "agents") == 0  # the file is checked whole before any write
 
 
 @pytest.mark.parametrize(
@@ -117,3 +120,72 @@ def test_bad_provider_urls_exit_2_without_secrets(
     err = capsys.readouterr().err
     assert "configuration error" in err
     assert "pw-secret" not in err
+
+
+def test_a_password_in_the_url_is_masked_in_the_migration_line(
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL that test_migrate_with_verify_and_a_difference sees when the test server
+    carries credentials: the CLI masks them, and the test expects the masked form."""
+    monkeypatch.chdir(tmp_path)
+    url = f"couchdb://admin:s3cret-pw@127.0.0.1:1?prefix={random_prefix()}"
+    shown = redact_url(url)
+    assert "s3cret-pw" not in shown and "admin:***@" in shown
+    status = main(["migrate", "--from", url, "--to", _url(couch)])
+    assert status == 1  # nothing listens on port 1
+    err = capsys.readouterr().err
+    assert f"migrating {shown} -> " in err
+    assert "s3cret-pw" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "out.ndjson"],
+        ["export", "out.ndjson", "--url", "memory://"],
+        ["import", "in.ndjson", "--url", "memory://"],
+        ["import", "in.ndjson", "--url", "memory://?prefix=x", "--dry-run"],
+        ["migrate", "--from", "memory://", "--to", "couchdb://127.0.0.1:1"],
+        ["migrate", "--from", "couchdb://127.0.0.1:1", "--to", "memory://"],
+    ],
+)
+def test_memory_is_refused_as_a_source_or_target(
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 11: memory lives in one process; a CLI command would export an empty
+    store or import into one that vanishes at exit."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_PROVIDER", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "in.ndjson").write_text(
+        '{"collection": "agents", "id": "a", "doc": {}}\n', encoding="utf-8"
+    )
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, lines
+    assert "memory" in lines[0] and "vanishes" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ndjson"]  # no file written
+
+
+def test_documents_too_large_for_the_target_are_listed_and_nothing_is_written(
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = "x" * 420_000
+    lines = [{"collection": "agents", "id": f"a{i}", "doc": {"i": i}} for i in range(5)]
+    lines.insert(2, {"collection": "agents", "id": "huge", "doc": {"code": big}})
+    path = tmp_path / "big.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    target = _url(couch)
+    for extra in (["--dry-run"], []):
+        assert main(["import", str(path), "--url", target, "--quiet", *extra]) == 1
+        captured = capsys.readouterr()
+        assert "cannot move agents/huge: 420," in captured.err
+        assert "the target's limit is 400,000" in captured.err
+        assert "1 document exceeds" in captured.err and "nothing was written" in captured.err
+        assert "imported" not in captured.out
+        assert _count(target, "agents") == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +112,12 @@ async def test_export_of_selected_collections_and_dry_run(
         ("{not json", "not JSON"),
         ('{"collection": "users", "id": "x"}', "expected"),
         ('{"collection": "_users", "id": "x", "doc": {}}', "collection name"),
-        ('{"collection": "users", "id": "../x", "doc": {}}', "document id"),
+        ('{"collection": "users", "id": "a\\u0001b", "doc": {}}', "document id"),
         ('{"collection": "users", "id": "x", "doc": {"v": 1e999}}', "not a JSON number"),
         ('{"collection": "users", "id": "x", "doc": [1]}', "JSON object"),
     ],
 )
-async def test_a_corrupt_line_stops_the_import_with_its_number(
+async def test_a_corrupt_line_stops_the_import_with_its_number_before_any_write(
     target: DatabaseService, tmp_path: Path, bad_line: str, reason: str
 ) -> None:
     good = [json.dumps({"collection": "users", "id": f"u{i}", "doc": {"i": i}}) for i in range(5)]
@@ -126,8 +128,8 @@ async def test_a_corrupt_line_stops_the_import_with_its_number(
         await import_file(target, path, batch_size=2)
     assert caught.value.line == 6
     assert reason in str(caught.value)
-    stored = {doc["_id"]: doc["i"] for doc in await target.list_all("users")}
-    assert stored == {f"u{i}": i for i in range(5)}
+    # The whole file is checked before the first write: nothing of it is stored.
+    assert await target.list_collections() == []
 
 
 async def test_import_dry_run_validates_and_writes_nothing(
@@ -279,12 +281,36 @@ def test_progress_is_a_bar_redrawn_in_place_on_a_terminal() -> None:
     progress.finish()
     text = stream.getvalue()
     assert text.startswith("\r")
-    assert "[" + "#" * 15 + "." * 15 + "]" in text
+    assert "50%" in text
     assert "15/30" in text
     assert text.endswith("\n")
 
 
-async def test_migration_progress_on_a_terminal_counts_in_place(
+def _redraws(text: str) -> list[list[str]]:
+    """The successive states of each terminal line: the pieces between carriage returns."""
+    return [[piece for piece in line.split("\r") if piece] for line in text.split("\n")]
+
+
+def test_a_shorter_redraw_leaves_no_old_characters_behind() -> None:
+    """Issue 12 item 13: a redraw shorter than the one before must clear the rest."""
+    stream = _Terminal()
+    progress = Progress(stream)
+    progress.start("agents")
+    progress.advance(1_000_000)
+    time.sleep(0.15)
+    progress.advance(1)  # redrawn at a high rate: a long line
+    time.sleep(1.2)
+    progress.finish()  # the rate fell: a shorter line
+    shown = [states for states in _redraws(stream.getvalue()) if len(states) > 1]
+    assert shown, "nothing was redrawn in place"
+    for states in shown:
+        for before, after in itertools.pairwise(states):
+            # what the terminal shows after the redraw: `after`, then whatever of `before`
+            # it did not overwrite; it must be blank.
+            assert not before[len(after) :].strip(), (before, after)
+
+
+async def test_migration_progress_on_a_terminal_is_a_bar_to_100_percent(
     source: DatabaseService, target: DatabaseService
 ) -> None:
     await _fill(source, {"agents": 30})
@@ -292,4 +318,17 @@ async def test_migration_progress_on_a_terminal_counts_in_place(
     await migrate(source, target, progress=Progress(stream), page_size=10)
     text = stream.getvalue()
     assert text.count("\r") >= 2  # redrawn, not one line per page
-    assert "30 docs" in text
+    assert "30/30" in text and "100%" in text  # the first pass counted: a real percentage
+
+
+async def test_import_progress_knows_its_totals(
+    source: DatabaseService, target: DatabaseService, tmp_path: Path
+) -> None:
+    await _fill(source, {"agents": 12, "users": 8})
+    path = tmp_path / "x.ndjson"
+    await export_collections(source, path)
+    stream = io.StringIO()
+    await import_file(target, path, progress=Progress(stream))
+    lines = stream.getvalue().splitlines()
+    assert any(line.startswith("agents") and "12/12 docs 100%" in line for line in lines)
+    assert any(line.startswith("users") and "8/8 docs 100%" in line for line in lines)
