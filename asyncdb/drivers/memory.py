@@ -45,8 +45,14 @@ class MemoryDriver(Driver):
     """Keeps collections in this process; they vanish with it. For tests and laptops."""
 
     name = "memory"
+    # No document size limit of its own (native_document_bytes=None): under
+    # DATABASE_SIZE_LIMIT=native the face's cap of 16 MiB applies, by the default measure.
     limits = DriverLimits(
-        max_get_batch=100, max_write_batch=25, max_concurrency=1, scan_page_size=1000
+        max_get_batch=100,
+        max_write_batch=25,
+        max_concurrency=1,
+        scan_page_size=1000,
+        native_document_bytes=None,
     )
 
     def __init__(self) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asyncdb.documents import MAX_DOCUMENT_BYTES, prepare_document
 from asyncdb.errors import ConflictError, NotFoundError
 from asyncdb.testing.assertions import assert_same_json
 from asyncdb.testing.harness import ServiceLike
 from asyncdb.testing.samples import LOOKALIKE_ID_GROUPS, ODD_VALID_IDS, PORTABLE_IDS
+from asyncdb.testing.strategies import document_ids
 
 ITEMS = "items"
 
@@ -169,3 +172,28 @@ class PortableIds:
         ids = sorted(['"' * 4096, "\\" * 4096, "a", '"' * 4095 + "\\"])
         assert (await db.save_many(ITEMS, [{"_id": doc_id} for doc_id in ids])).ok
         assert sorted(await _walk(db, 1)) == ids
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(ids=st.sets(document_ids, min_size=1, max_size=12), limit=st.integers(1, 5))
+    async def test_generated_ids_list_and_page_exactly(
+        self, db: ServiceLike, ids: set[str], limit: int
+    ) -> None:
+        result = await db.save_many(ITEMS, [{"_id": doc_id, "id": doc_id} for doc_id in ids])
+        assert result.ok, result.failed
+        try:
+            walked = await _walk(db, limit)
+            assert sorted(walked) == sorted(ids) and len(walked) == len(ids)
+            got = await db.get_many(ITEMS, sorted(ids))
+            assert all(doc is not None and doc["id"] == doc_id for doc_id, doc in got.items())
+        finally:
+            removed = await db.delete_many(ITEMS, sorted(ids))
+            assert removed.ok, removed.failed
+        assert await db.list_all(ITEMS) == []
