@@ -206,3 +206,68 @@ def test_find_ensure_index_and_the_bulk_calls(db: DatabaseService) -> None:
         {"ok": True, "id": "nope"},
     ]
     assert sorted(d["_id"] for d in db.list_all("agent_data_store")) == ["k2", "k3"]
+
+
+def original_documents() -> dict[str, dict[str, Any]]:
+    """One document of each collection, as the original's models dump them."""
+    return {
+        "agents": agent_dump(),
+        "users": user_dump(),
+        "deployments": {"_id": "summariser", "agentId": AGENT_ID},
+        "sessions": {
+            "_id": "s-9f2c",
+            "_rev": None,
+            "user_id": "user_google_108234",
+            "agent_id": AGENT_ID,
+            "messages": [
+                {"role": "user", "content": "Summarise it", "timestamp": "2026-11-30T09:20Z"},
+                {"role": "assistant", "content": "It says ...", "timestamp": "2026-11-30T09:21Z"},
+            ],
+            "metadata": {"ip_address": None, "user_agent": "curl/8", "tags": []},
+            "created_at": "2026-11-30T09:20:00Z",
+            "updated_at": "2026-11-30T09:21:00Z",
+            "expires_at": None,
+        },
+        "tickets": {
+            "_id": "t-77",
+            "status": "completed",
+            "request": {"agent_id": AGENT_ID, "input": {"url": "https://x"}, "user_id": "u"},
+            "result": {"output": {"summary": "..."}, "cost": 0.0031, "completed_at": "2026"},
+            "error": None,
+            "created_at": "2026-11-30T09:20:00Z",
+            "updated_at": "2026-11-30T09:21:00Z",
+        },
+        "demos": {
+            "_id": "demo-1",
+            "_rev": None,
+            "name": "Summariser demo",
+            "agent_id": AGENT_ID,
+            "config": {"theme": "dark", "max_messages": 20, "features": ["share"]},
+            "is_public": True,
+        },
+        "agent_data_store": {
+            "_id": "user_google_108234:notes:a2V5",
+            "userId": "user_google_108234",
+            "namespace": "notes",
+            "key": "key",
+            "value": {"nested": [1, 2.5, None, "x"]},
+            "metadata": {},
+            "accessCount": 3,
+            "createdAt": "2026-11-30T09:20:00Z",
+        },
+    }
+
+
+def test_every_collection_of_the_original_round_trips(db: DatabaseService) -> None:
+    for collection, doc in original_documents().items():
+        doc_id = doc["_id"]
+        db.save(collection, doc_id, doc)
+        stored = db.get(collection, doc_id)
+        assert without_rev(stored) == without_rev(doc), collection
+        # the original saves a model dump again (``_rev: None``): an upsert, no conflict
+        db.save(collection, doc_id, {**doc, "updated_at": "2026-12-01T00:00:00Z"})
+        # a dump of what was read carries the real _rev: a conditional write that holds
+        read = db.get(collection, doc_id)
+        db.save(collection, doc_id, {**read, "updated_at": "2026-12-02T00:00:00Z"})
+        assert db.get(collection, doc_id)["updated_at"] == "2026-12-02T00:00:00Z"
+        assert [d["_id"] for d in db.list_all(collection)] == [doc_id]

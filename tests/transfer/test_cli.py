@@ -173,7 +173,7 @@ def test_memory_is_refused_as_a_source_or_target(
 
 
 def test_documents_too_large_for_the_target_are_listed_and_nothing_is_written(
-    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    couch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     big = "x" * 420_000
     lines = [{"collection": "agents", "id": f"a{i}", "doc": {"i": i}} for i in range(5)]
@@ -189,3 +189,8 @@ def test_documents_too_large_for_the_target_are_listed_and_nothing_is_written(
         assert "1 document exceeds" in captured.err and "nothing was written" in captured.err
         assert "imported" not in captured.out
         assert _count(target, "agents") == 0
+    # CouchDB's own limit (DATABASE_SIZE_LIMIT=native) holds the document: all of it moves
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT", "native")
+    assert main(["import", str(path), "--url", target, "--quiet"]) == 0
+    assert "imported 6 documents" in capsys.readouterr().out
+    assert _count(target, "agents") == 6
