@@ -1,15 +1,21 @@
 """A loopback HTTP proxy in front of the real server: counts and records requests, and
 injects faults (error statuses, dropped connections, replies lost after the server acted)
-into the next N of them."""
+into the next N of them. ``couchdb35`` makes it answer conditional writes on ids the
+server never held the way Apache CouchDB 3.5 does (``_phantoms``); ``bulk_answer``
+rewrites the rows of ``_bulk_docs`` answers (reordered, missing or extra rows)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from tests.couchdb import _phantoms
 from tests.servers._process import free_port
 
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -30,6 +36,14 @@ class FaultProxy:
     fail_remaining: int = 0
     drop_remaining: int = 0
     lose_remaining: int = 0
+    #: Lose only the replies to requests of this method (``None``: any request).
+    lose_method: str | None = None
+    #: After a lost reply, cut off this many of the following requests.
+    drop_after_lose: int = 0
+    #: Fixed answers (status, JSON) by path, instead of the server's.
+    canned: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    couchdb35: bool = False
+    bulk_answer: Callable[[list[Any]], list[Any]] | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
     _client: aiohttp.ClientSession | None = None
@@ -79,18 +93,36 @@ class FaultProxy:
                 {"error": "unavailable", "reason": "injected"}, status=self.fail_status
             )
         assert self._client is not None
+        if request.path in self.canned:
+            status, answer = self.canned[request.path]
+            return web.json_response(answer, status=status)
+        if self.couchdb35:
+            upstream_base = self.upstream.rstrip("/")
+            special = await _phantoms.answer(
+                self._client,
+                upstream_base,
+                request.method,
+                request.raw_path,
+                body,
+                request.headers.get("Authorization"),
+            )
+            if special is not None:
+                return web.json_response(special[1], status=special[0])
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         target = URL(self.upstream.rstrip("/") + request.raw_path, encoded=True)
         async with self._client.request(
             request.method, target, headers=headers, data=body or None, allow_redirects=False
         ) as upstream:
             payload = await upstream.read()
-            if self.lose_remaining:
+            if self.lose_remaining and self.lose_method in (None, request.method):
                 self.lose_remaining -= 1
+                self.drop_remaining, self.drop_after_lose = self.drop_after_lose, 0
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=500)
             out_headers = {
                 k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS
             }
+            if self.bulk_answer is not None and request.path.endswith("/_bulk_docs"):
+                payload = json.dumps(self.bulk_answer(json.loads(payload))).encode()
             return web.Response(status=upstream.status, body=payload, headers=out_headers)

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
@@ -39,10 +40,10 @@ async def make_db(
     address = parse_server_url(couchdb_url, None, None)
     made: list[DatabaseService] = []
 
-    def make(**options: Any) -> DatabaseService:
+    def make(size_limit: str = "portable", **options: Any) -> DatabaseService:
         options.setdefault("max_retries", 3)
         driver = CouchDBDriver(proxy.url, user=address.user, password=address.password, **options)
-        service = DatabaseService(PrefixMiddleware(driver, prefix))
+        service = DatabaseService(PrefixMiddleware(driver, prefix), size_limit=size_limit)
         made.append(service)
         return service
 
@@ -69,7 +70,9 @@ def raw_couch(couchdb_url: str) -> RawRequest:
     async def request(method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with (
             aiohttp.ClientSession(auth=auth, headers={"Accept": "application/json"}) as session,
-            session.request(method, address.base_url + path, json=body) as response,
+            session.request(
+                method, URL(address.base_url + path, encoded=True), json=body
+            ) as response,
         ):
             return response.status, await response.json(content_type=None)
 

@@ -30,6 +30,7 @@ from asyncdb.errors import (
     BackendUnavailableError,
     ConfigurationError,
     DocumentTooLargeError,
+    WriteOutcomeUnknownError,
 )
 
 __all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "reason_of", "segment"]
@@ -168,11 +169,14 @@ class Transport:
         *,
         body: bytes | None = None,
         passthrough: Collection[int] = (),
+        write: bool = False,
     ) -> Reply:
         """Send ``method path`` (path already encoded, query included) and return the reply.
 
         2xx replies and statuses in ``passthrough`` are returned; transient failures are
-        retried with exponential back-off and full jitter; everything else raises.
+        retried with exponential back-off and full jitter; everything else raises. A
+        ``write`` whose retries run out after an attempt the server may have applied raises
+        ``WriteOutcomeUnknownError`` rather than ``BackendUnavailableError``.
         """
         url = URL(self.address.base_url + path, encoded=True)
         attempt = 0
@@ -181,22 +185,29 @@ class Transport:
             try:
                 reply = await self._send(method, url, body)
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                ambiguous = ambiguous or not isinstance(exc, _NOT_SENT)
                 if attempt >= self._max_retries:
-                    raise BackendUnavailableError(
+                    message = (
                         f"CouchDB at {self.address.redacted} is unreachable after "
                         f"{attempt + 1} attempts ({type(exc).__name__}: {method} {_route(path)})"
-                    ) from exc
+                    )
+                    if write and ambiguous:
+                        raise _unknown(message) from exc
+                    raise BackendUnavailableError(message) from exc
                 reason = type(exc).__name__
-                ambiguous = ambiguous or not isinstance(exc, _NOT_SENT)
             else:
                 status = reply.status
                 if 200 <= status < 300 or status in passthrough:
                     reply.after_ambiguous = ambiguous
                     return reply
+                if status in _TRANSIENT_STATUSES:
+                    ambiguous = ambiguous or status not in _NOT_APPLIED_STATUSES
                 if status not in _TRANSIENT_STATUSES or attempt >= self._max_retries:
-                    raise self._error(method, path, reply, attempt)
+                    error = self._error(method, path, reply, attempt)
+                    if write and ambiguous and isinstance(error, BackendUnavailableError):
+                        raise _unknown(str(error))
+                    raise error
                 reason = f"HTTP {status}"
-                ambiguous = ambiguous or status not in _NOT_APPLIED_STATUSES
             delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
             attempt += 1
             logger.debug(
@@ -238,6 +249,13 @@ class Transport:
                 f"{attempt + 1} attempts): {reason}"
             )
         return BackendError(f"{where} answered HTTP {status} to {method} {route}: {reason}")
+
+
+def _unknown(message: str) -> WriteOutcomeUnknownError:
+    return WriteOutcomeUnknownError(
+        f"{message}; an attempt may have been applied, so the outcome of this write is "
+        "unknown: read the document to see"
+    )
 
 
 def _route(path: str) -> str:
