@@ -38,6 +38,8 @@ class FaultProxy:
     lose_remaining: int = 0
     #: Lose only the replies to requests of this method (``None``: any request).
     lose_method: str | None = None
+    #: Lose only the replies to requests whose path ends with this (``None``: any).
+    lose_path: str | None = None
     #: After a lost reply, cut off this many of the following requests.
     drop_after_lose: int = 0
     #: Fixed answers (status, JSON) by path, instead of the server's.
@@ -114,7 +116,11 @@ class FaultProxy:
             request.method, target, headers=headers, data=body or None, allow_redirects=False
         ) as upstream:
             payload = await upstream.read()
-            if self.lose_remaining and self.lose_method in (None, request.method):
+            if (
+                self.lose_remaining
+                and self.lose_method in (None, request.method)
+                and request.path.endswith(self.lose_path or "")
+            ):
                 self.lose_remaining -= 1
                 self.drop_remaining, self.drop_after_lose = self.drop_after_lose, 0
                 assert request.transport is not None

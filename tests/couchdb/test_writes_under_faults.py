@@ -227,3 +227,18 @@ async def test_a_bulk_answer_lost_for_good_leaves_each_document_unknown(
     result = await db.save_many("items", [{"_id": "new", "v": 1}, {"_id": "old", "v": 2}])
     assert _outcomes(result) == {"new": WriteOutcomeUnknownError, "old": WriteOutcomeUnknownError}
     assert (await db.get("items", "new"))["v"] == 1
+
+
+async def test_a_checked_bulk_write_whose_answer_was_lost_is_unknown(
+    make_db: Callable[..., DatabaseService], couchdb35: FaultProxy
+) -> None:
+    writer, fresh = make_db(), make_db(max_retries=2)
+    old = await writer.save("items", "a", {"v": 1})
+    # ``fresh`` checks "a" first (_all_docs); the _bulk_docs lands and its answer is lost.
+    couchdb35.lose_path = "/_bulk_docs"
+    couchdb35.lose_reply_next(1)
+    result = await fresh.save_many("items", [{**old, "v": 2}, {"_id": "b", "_rev": "1-abc"}])
+    assert _outcomes(result) == {"a": WriteOutcomeUnknownError, "b": ConflictError}
+    assert (await writer.get("items", "a"))["v"] == 2
+    with pytest.raises(NotFoundError):
+        await writer.get("items", "b")
