@@ -30,9 +30,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from asyncdb.errors import (
     AsyncDBError,
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     ConfigurationError,
@@ -56,6 +58,7 @@ __all__ = [
     "install_error_handlers",
     "open_database",
     "public_message",
+    "status_of",
 ]
 
 logger = logging.getLogger("asyncdb")
@@ -70,6 +73,18 @@ _GENERIC_MESSAGES = {
     503: "the database is unavailable; try again later",
     500: "internal error; see the server log",
 }
+_REFUSED_CREDENTIALS = (
+    "the database refused this server's credentials (a server misconfiguration); see the server log"
+)
+
+
+def status_of(exc: AsyncDBError) -> int:
+    """The HTTP status of an error: its ``status_code``, except that refused credentials
+    are a 503 (the deployment is misconfigured; the request itself was fine and may
+    succeed once the operator fixes it), the same on every route."""
+    if isinstance(exc, AuthenticationError):
+        return 503
+    return exc.status_code
 
 
 class PreconditionFailedError(AsyncDBError):
@@ -92,8 +107,10 @@ def error_body(
 def public_message(exc: AsyncDBError) -> str:
     """The message a client may see: the error's own for client errors (they describe the
     client's input), a generic one for server errors (they may name hosts or internals)."""
-    status = exc.status_code
+    status = status_of(exc)
     if status >= 500:
+        if isinstance(exc, AuthenticationError):
+            return _REFUSED_CREDENTIALS
         if isinstance(exc, ServiceClosedError):
             return "the service is shutting down"
         if isinstance(exc, WriteOutcomeUnknownError):
@@ -108,7 +125,7 @@ def error_response(exc: AsyncDBError) -> JSONResponse:
     Server-side errors (5xx) are logged with their cause and answered generically; a 503
     carries ``Retry-After``. Errors with a ``details`` list (field errors) pass it on.
     """
-    status = exc.status_code
+    status = status_of(exc)
     if status == 503:
         logger.warning("request failed: %s: %s", type(exc).__name__, exc)
     elif status >= 500:
@@ -143,8 +160,34 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    body = error_body(exc.status_code, "HTTPError", str(exc.detail))
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route answers {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        # Starlette names the methods of the first route whose path matched; the answer
+        # must list those of every route on this path (RFC 9110 15.5.6).
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    body = error_body(exc.status_code, "HTTPError", message)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Asked of the routes themselves (included routers too), one method at a time.
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

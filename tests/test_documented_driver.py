@@ -1,32 +1,52 @@
-"""The minimal driver shown in docs/implementing-a-driver.md passes the conformance suite:
-the document says it does, so a test keeps it true."""
+"""docs/implementing-a-driver.md, run as written: its "complete minimal driver" and its
+conformance test file (with ``from my_package.drivers import DictDriver`` pointed at that
+driver) pass the conformance suite. The document says they do; this keeps it true."""
 
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from asyncdb.testing import ConformanceSuite, DriverFactory
-
 DOC = Path(__file__).resolve().parents[1] / "docs" / "implementing-a-driver.md"
+_TEXT = DOC.read_text(encoding="utf-8")
 
 
-def _documented_driver_class() -> Any:
-    text = DOC.read_text(encoding="utf-8")
-    match = re.search(r"```python\n(import copy\n.*?)```", text, re.DOTALL)
-    assert match, "the minimal driver example is missing from the document"
-    namespace: dict[str, Any] = {}
-    exec(compile(match.group(1), str(DOC), "exec"), namespace)
-    return namespace["DictDriver"]
+def _block(pattern: str) -> str:
+    match = re.search(pattern, _TEXT, re.DOTALL)
+    assert match, f"a documented example is missing from {DOC.name}: {pattern!r}"
+    return match.group(1)
 
 
-class TestDocumentedMinimalDriver(ConformanceSuite):
-    supports_list_collections = False  # the example implements only the four core methods
+def _documented_tests() -> dict[str, Any]:
+    driver_module = types.ModuleType("my_package.drivers")
+    exec(
+        compile(_block(r"```python\n(import copy\n.*?)```"), str(DOC), "exec"), vars(driver_module)
+    )
+    package = types.ModuleType("my_package")
+    package.drivers = driver_module  # type: ignore[attr-defined]
+    saved = {name: sys.modules.get(name) for name in ("my_package", "my_package.drivers")}
+    sys.modules.update({"my_package": package, "my_package.drivers": driver_module})
+    try:
+        namespace: dict[str, Any] = {"__name__": __name__}
+        test_file = _block(r"```py\n(# tests/test_dict_driver\.py\n.*?)```")
+        exec(compile(test_file, str(DOC), "exec"), namespace)
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return namespace
 
-    @pytest.fixture
-    def driver_factory(self) -> DriverFactory:
-        shared = _documented_driver_class()()
-        return lambda: shared
+
+_NAMESPACE = _documented_tests()
+TestDictDriver = _NAMESPACE["TestDictDriver"]
+TestDictDriverThroughSyncFacade = _NAMESPACE["TestDictDriverThroughSyncFacade"]
+
+
+def test_the_documented_test_file_declares_what_the_driver_lacks() -> None:
+    assert TestDictDriver.supports_list_collections is False
+    assert TestDictDriverThroughSyncFacade.via_sync_facade is True

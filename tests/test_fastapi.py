@@ -108,7 +108,7 @@ async def test_errors_map_to_statuses() -> None:
         await client.put("/agents/a1", json={"v": 2})
         conflict = await client.put("/agents/a1", json=stored)
         assert conflict.status_code == 409
-        invalid = await client.put("/agents/_x", json={})
+        invalid = await client.put("/agents/a%01b", json={})
         assert invalid.status_code == 422
         too_large = await client.put("/agents/big", json={"b": "x" * 500_000})
         assert too_large.status_code == 413
@@ -118,7 +118,8 @@ async def test_errors_map_to_statuses() -> None:
     ("error", "status"),
     [
         (BackendUnavailableError("db.internal:5984 refused"), 503),
-        (AuthenticationError("user admin refused at db.internal"), 500),
+        # Refused credentials: the deployment is misconfigured, the request was fine.
+        (AuthenticationError("user admin refused at db.internal"), 503),
         (WriteOutcomeUnknownError("write to db.internal lost"), 503),
     ],
 )
@@ -205,7 +206,8 @@ def test_importing_asyncdb_does_not_import_fastapi() -> None:
     import sys
 
     code = (
-        "import sys, asyncdb, asyncdb.models; "
+        "import sys, asyncdb, asyncdb.models, asyncdb.schemas, asyncdb.server, "
+        "asyncdb.server.config, asyncdb.server.command, asyncdb.cli; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'uvicorn', 'starlette')]; "
         "assert not bad, bad"
     )

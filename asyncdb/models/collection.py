@@ -3,6 +3,9 @@
 A model read from the collection carries its revision (``model.rev``), and ``save`` of
 that model is conditional on it: a read-modify-write that lost a race raises
 ``ConflictError`` instead of overwriting. ``update`` retries such races for you.
+
+Every write sets the model's update timestamp to now; a ``save`` that omits the creation
+timestamp or a secret field keeps the stored one (``models/_kept.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from asyncdb.documents import Document
 from asyncdb.errors import ConfigurationError, InvalidDocumentError
+from asyncdb.models._kept import fill_kept_fields
 from asyncdb.models.base import DocumentModel
 from asyncdb.results import BulkResult
 from asyncdb.service import DatabaseService
@@ -76,8 +80,14 @@ class TypedCollection(Generic[M]):
 
     async def save(self, item: M) -> M:
         """Upsert ``item`` under ``item.id``; conditional on ``item.rev`` when it has one
-        (``ConflictError`` if that is no longer current). Returns the stored model."""
-        return self._load(await self._db.save(self._name, item.id, self._dump(item)))
+        (``ConflictError`` if that is no longer current). Returns the stored model.
+
+        Fields of ``model.kept_fields()`` that ``item`` never set (a model built afresh:
+        its ``created_at`` is a default) keep their stored values."""
+        document = await fill_kept_fields(
+            self._db, self._name, item.id, self._model, self._dump(item), item.model_fields_set
+        )
+        return self._load(await self._db.save(self._name, item.id, document))
 
     async def create(self, item: M) -> M:
         """Write ``item`` only if ``item.id`` is free, else ``ConflictError`` (409)."""
@@ -111,6 +121,10 @@ class TypedCollection(Generic[M]):
                     f"update function returned {type(new).__name__}, not {self._model.__name__}"
                 )
             return self._dump(new, include_rev=False)
+
+        if default is not None and default.id != doc_id:
+            # A default built without an id got a generated one: the document is doc_id.
+            default = default.model_copy(update={"id": doc_id})
 
         seed = None if default is None else self._dump(default, include_rev=False)
         stored = await self._db.update(self._name, doc_id, apply, default=seed, attempts=attempts)
@@ -192,4 +206,6 @@ class TypedCollection(Generic[M]):
                 "include_secrets=True",
                 "$",
             )
-        return item.to_document(include_rev=include_rev)
+        stamped = item.model_copy()
+        stamped.touch()
+        return stamped.to_document(include_rev=include_rev)

@@ -38,6 +38,8 @@ class AgentDataEntry(DocumentModel):
     """A value stored by an agent for a user, under a namespace and a key."""
 
     collection_name = "agent_data_store"
+    created_field = "createdAt"
+    updated_field = "updatedAt"
 
     id: str = Field(default="", alias="_id", description="userId:namespace:base64url(key)")
     userId: str = Field(min_length=1)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from pydantic import Field
 
-from asyncdb.models.base import DocumentModel, UtcDateTime, utc_now
+from asyncdb.models.base import DocumentModel, UtcDateTime, utc_now, uuid4_id
 
 __all__ = ["Agent"]
-
-
-def _new_agent_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Agent(DocumentModel):
@@ -20,8 +14,10 @@ class Agent(DocumentModel):
     (a fresh one when not given)."""
 
     collection_name = "agents"
+    created_field = "created_at"
+    updated_field = "updated_at"
+    id_factory = staticmethod(uuid4_id)
 
-    id: str = Field(default_factory=_new_agent_id, alias="_id", description="a UUID v4")
     name: str = Field(min_length=1)
     description: str = ""
     code: str = Field(default="", description="Python source")

@@ -23,6 +23,8 @@ class Demo(DocumentModel):
     """A demo of one agent, public or not."""
 
     collection_name = "demos"
+    created_field = "created_at"
+    updated_field = "updated_at"
 
     name: str = Field(min_length=1)
     description: str = ""

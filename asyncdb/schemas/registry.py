@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from asyncdb.models.agent_data import AgentDataEntry
-from asyncdb.models.agents import Agent
 from asyncdb.models.base import DocumentModel
-from asyncdb.models.demos import Demo
-from asyncdb.models.deployments import Deployment
-from asyncdb.models.sessions import Session
-from asyncdb.models.tickets import Ticket
-from asyncdb.models.users import User
+from asyncdb.schemas.agent_data import AgentDataEntry
+from asyncdb.schemas.agents import Agent
+from asyncdb.schemas.demos import Demo
+from asyncdb.schemas.deployments import Deployment
+from asyncdb.schemas.sessions import Session
+from asyncdb.schemas.tickets import Ticket
+from asyncdb.schemas.users import User
 
 __all__ = ["SCHEMA_MODELS"]
 

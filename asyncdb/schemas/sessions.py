@@ -35,6 +35,8 @@ class Session(DocumentModel):
     """A user's conversation with an agent; it may be cleaned up after ``expires_at``."""
 
     collection_name = "sessions"
+    created_field = "created_at"
+    updated_field = "updated_at"
 
     user_id: str
     agent_id: str

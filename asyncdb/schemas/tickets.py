@@ -37,6 +37,8 @@ class Ticket(DocumentModel):
     """A job; ``result`` only when ``completed``, ``error`` only when ``failed``."""
 
     collection_name = "tickets"
+    created_field = "created_at"
+    updated_field = "updated_at"
 
     status: TicketStatus = "pending"
     request: TicketRequest

@@ -77,6 +77,8 @@ class User(DocumentModel):
     """
 
     collection_name = "users"
+    created_field = "created_at"
+    updated_field = "updated_at"
     secret_fields = frozenset({"api_keys"})
 
     basic_info: BasicInfo

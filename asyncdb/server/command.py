@@ -1,14 +1,18 @@
 """The ``asyncdb serve`` subcommand: the document API under uvicorn.
 
 FastAPI and uvicorn are imported only when the command runs, so ``asyncdb --help`` and
-other subcommands stay light.
+the other subcommands work without the ``server`` extra. Start-up follows the rule of
+``asyncdb.server.preflight``: a configuration error exits 2 with one line naming the
+variable; an unreachable backend or refused credentials are a warning, then 503s.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
+from typing import Any
 
 __all__ = ["register", "serve"]
 
@@ -32,6 +36,21 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--max-body-bytes", type=int, help="request body limit (ASYNCDB_MAX_BODY_BYTES)"
     )
     parser.add_argument(
+        "--schemas",
+        metavar="MODULE:ATTR",
+        help="validate the collections of this mapping {collection: DocumentModel} against "
+        "their models, e.g. asyncdb.schemas:SCHEMA_MODELS (ASYNCDB_SCHEMAS; default: none, "
+        "every collection takes any document)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        dest="cors_origins",
+        help="let browser pages of this origin call the API, e.g. http://localhost:3000 "
+        "(repeatable; ASYNCDB_CORS_ORIGINS, comma-separated)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (ASYNCDB_LOG_LEVEL, default info)",
@@ -47,29 +66,38 @@ def serve(args: argparse.Namespace) -> int:
         from asyncdb.server.app import create_app
     except ImportError as exc:
         sys.stderr.write(
-            f"asyncdb serve needs the server extra: pip install 'asyncdb[server]' ({exc.name})\n"
+            "asyncdb serve needs the server extra: pip install 'asyncdb-documents[server]' "
+            f"(missing: {exc.name})\n"
         )
         return 2
     from pydantic import ValidationError as SettingsError
 
     from asyncdb.errors import ConfigurationError
     from asyncdb.server.config import ServerConfig
+    from asyncdb.server.preflight import check_settings, probe
     from asyncdb.settings import Settings
 
-    overrides = {
+    overrides: dict[str, Any] = {
         name: value
         for name, value in (
             ("host", args.host),
             ("port", args.port),
             ("max_body_bytes", args.max_body_bytes),
             ("log_level", args.log_level),
+            ("schemas", args.schemas),
+            ("cors_origins", None if args.cors_origins is None else tuple(args.cors_origins)),
         )
         if value is not None
     }
     try:
         config = ServerConfig(**overrides)
         settings = Settings()
+        check_settings(settings)
         app = create_app(settings, config=config)
+        logging.basicConfig(
+            level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+        )
+        asyncio.run(probe(settings))
     except ConfigurationError as exc:
         sys.stderr.write(f"asyncdb serve: {exc}\n")
         return 2
@@ -79,13 +107,15 @@ def serve(args: argparse.Namespace) -> int:
             where = ".".join(str(part) for part in error["loc"])
             sys.stderr.write(f"asyncdb serve: {where}: {error['msg']}\n")
         return 2
-    logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     logger.info(
-        "serving provider %s on http://%s:%d (token %s)",
-        settings.database_provider,
+        "serving provider %s on http://%s:%d (token %s; %s)",
+        settings.resolved().database_provider,
         config.host,
         config.port,
         "required" if config.api_token is not None else "not required: loopback only",
+        f"schemas for {', '.join(sorted(config.schemas))}"
+        if config.schemas
+        else "no schemas: any document in any collection",
     )
     server = uvicorn.Server(
         uvicorn.Config(

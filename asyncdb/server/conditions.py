@@ -3,7 +3,9 @@
 A document's ``_rev`` travels as a strong ``ETag``: ``"<rev>"``. A revision holding a
 character an entity tag cannot hold (or starting with ``~``) is sent as ``"~<base64url>"``,
 and decoded back when it returns in a condition. Comparison is strong: weak tags
-(``W/"..."``) never match a write condition.
+(``W/"..."``) never match a write condition. A tag that names no revision asyncdb could
+have issued (a ``~`` tag that is not base64url of UTF-8, or a revision outside the
+contract's 1 to 256 printable ASCII characters) is a malformed header: 400.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = ["BadConditionError", "Condition", "etag_of", "parse_condition"]
 _PLAIN_REV: Final = re.compile(r"[\x21\x23-\x7d][\x21\x23-\x7e]*")
 _TAG: Final = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 _ENCODED: Final = "~"
+#: The contract's shape of a revision that is sent (docs/contract.md, ``_rev``).
+_REVISION: Final = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 class BadConditionError(AsyncDBError):
@@ -37,14 +41,25 @@ def etag_of(rev: str) -> str:
     return f'"{_ENCODED}{encoded}"'
 
 
-def _rev_of(tag: str) -> str:
+def _rev_of(tag: str, name: str) -> str:
+    rev = tag
     if tag.startswith(_ENCODED):
+        encoded = tag[1:]
         try:
-            padded = tag[1:] + "=" * (-(len(tag) - 1) % 4)
-            return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", encoded):
+                raise ValueError("not base64url")
+            padded = encoded + "=" * (-len(encoded) % 4)
+            rev = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
         except (binascii.Error, UnicodeError, ValueError):
-            return tag  # not ours: it will simply not match
-    return tag
+            raise BadConditionError(
+                f"{name} holds an entity tag that asyncdb did not issue: a tag starting "
+                "with '~' is the base64url form of a revision"
+            ) from None
+    if not _REVISION.fullmatch(rev):
+        raise BadConditionError(
+            f"{name} names a malformed revision: a revision is 1 to 256 printable ASCII characters"
+        )
+    return rev
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +92,7 @@ def parse_condition(header: str | None, name: str) -> Condition | None:
     if '"' not in value:
         if not value or "," in value or any(ch.isspace() for ch in value):
             raise BadConditionError(f"{name} must be '*' or a list of entity tags")
-        return Condition(revs=(value,))
+        return Condition(revs=(_rev_of(value, name),))
     revs: list[str] = []
     weak: list[str] = []
     position = 0
@@ -85,6 +100,6 @@ def parse_condition(header: str | None, name: str) -> Condition | None:
         match = _TAG.match(value, position)
         if match is None or match.end() == position:
             raise BadConditionError(f"{name} must be '*' or a list of entity tags")
-        (weak if match.group(1) else revs).append(_rev_of(match.group(2)))
+        (weak if match.group(1) else revs).append(_rev_of(match.group(2), name))
         position = match.end()
     return Condition(revs=tuple(revs), weak_revs=tuple(weak))

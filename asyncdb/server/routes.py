@@ -1,54 +1,47 @@
-"""The REST document API: ``/v1/{collection}/{id}``, pages, bulk calls, find, health.
+"""The REST document API: ``/v1/{collection}/{id}``, pages and health (bulk calls and
+``_find`` are in ``asyncdb.server.bulk``).
 
 Every route awaits the application's ``DatabaseService``; errors become JSON through
 ``asyncdb.fastapi``'s handlers. A revision travels as the ``ETag``; ``If-Match`` makes a
 write or delete conditional and ``If-None-Match: *`` a create (412 when they fail, per
 RFC 9110 section 13.1). A ``_rev`` inside a body keeps the face's meaning: a stale one is
-a 409 conflict.
+a 409 conflict. An id is the rest of the path, percent-decoded: ``a%2Fb`` is ``a/b``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
-from asyncdb.documents import MAX_COLLECTION_NAME_LENGTH, Document
-from asyncdb.errors import AsyncDBError, ConflictError, InvalidDocumentError, NotFoundError
+from asyncdb.documents import MAX_ID_BYTES, Document
+from asyncdb.errors import AsyncDBError, AuthenticationError, ConflictError, NotFoundError
 from asyncdb.fastapi import Database, PreconditionFailedError, error_body, public_message
-from asyncdb.results import BulkResult
+from asyncdb.server.bodies import DeleteOut, ErrorOut, HealthOut, JsonObject, PageOut
+from asyncdb.server.bodies import error_responses as _errors
 from asyncdb.server.conditions import BadConditionError, Condition, etag_of, parse_condition
-from asyncdb.server.validation import strip_secrets, validate_document
+from asyncdb.server.deps import CollectionName as Collection
+from asyncdb.server.deps import SchemaSet
+from asyncdb.server.validation import prepare_document, strip_secrets
 from asyncdb.service import MAX_PAGE_SIZE, DatabaseService
 
-__all__ = ["router"]
+__all__ = ["DOCUMENT_PATH", "router"]
 
 logger = logging.getLogger("asyncdb")
 
-MAX_BULK_ITEMS: Final = 1000
+#: The id is a ``path`` parameter: it may hold ``/`` (sent as ``%2F`` or as is).
+DOCUMENT_PATH = "/v1/{collection}/{doc_id:path}"
 
 router = APIRouter()
 
-# -- parameters and bodies -------------------------------------------------------------------
-Collection = Annotated[
-    str,
-    Path(
-        pattern=r"^[a-z][a-z0-9_-]*$",
-        min_length=3,
-        max_length=MAX_COLLECTION_NAME_LENGTH,
-        description="collection name: 3 to 64 characters a-z, 0-9, '_' or '-', from a letter",
-    ),
-]
 DocId = Annotated[
     str,
     Path(
-        description="document id: 1 to 1,024 UTF-8 bytes, no '/', no control characters, "
-        "not starting with '_', not '.' or '..'"
+        description=f"document id: 1 to {MAX_ID_BYTES:,} UTF-8 bytes of valid Unicode without "
+        "control characters ('/' and a leading '_' allowed), percent-encoded"
     ),
 ]
 IfMatch = Annotated[
@@ -61,125 +54,8 @@ IfNoneMatch = Annotated[
 ]
 IncludeSecrets = Annotated[
     bool,
-    Query(description="include secret fields (users.api_keys) in listing results"),
+    Query(description="include the schema model's secret fields in listing results"),
 ]
-JsonObject = dict[str, Any]
-
-
-class PageOut(BaseModel):
-    """One page of documents and the cursor of the next (null at the end)."""
-
-    items: list[JsonObject]
-    next_cursor: str | None = None
-
-
-class BulkGetIn(BaseModel):
-    """Ids to read."""
-
-    ids: list[str] = Field(max_length=MAX_BULK_ITEMS)
-
-
-class BulkGetOut(BaseModel):
-    """``{id: document or null}`` in the order asked (duplicates collapse)."""
-
-    documents: dict[str, JsonObject | None]
-
-
-class BulkSaveIn(BaseModel):
-    """Documents to save; each carries ``_id``, and ``_rev`` makes its write conditional."""
-
-    documents: list[JsonObject] = Field(max_length=MAX_BULK_ITEMS)
-
-
-class BulkDeleteIn(BaseModel):
-    """Ids, or ``{"_id": ..., "_rev": ...}`` objects for conditional deletes."""
-
-    ids: list[str | JsonObject] = Field(max_length=MAX_BULK_ITEMS)
-
-
-class OutcomeError(BaseModel):
-    """Why one item of a bulk call failed."""
-
-    status: int
-    type: str
-    message: str
-    details: list[Any] | None = None
-
-
-class Outcome(BaseModel):
-    """What happened to one item of a bulk call."""
-
-    id: str
-    ok: bool
-    rev: str | None = None
-    error: OutcomeError | None = None
-
-
-class BulkOut(BaseModel):
-    """One outcome per item, in order."""
-
-    results: list[Outcome]
-
-
-class FindIn(BaseModel):
-    """A portable query: top-level equality (or ``{"$in": [...]}``) on every field given."""
-
-    where: JsonObject = Field(default_factory=dict)
-    fields: list[str] | None = None
-    limit: int | None = Field(default=None, ge=1)
-    include_secrets: bool = False
-
-
-class FindOut(BaseModel):
-    """The matching documents."""
-
-    items: list[JsonObject]
-
-
-class DeleteOut(BaseModel):
-    """Whether a document was removed (deleting a missing one is not an error)."""
-
-    id: str
-    deleted: bool
-
-
-class HealthOut(BaseModel):
-    """The backend answered."""
-
-    status: str
-    provider: str
-
-
-class ErrorDetail(BaseModel):
-    """An error: HTTP status, asyncdb error class, message, field errors if any."""
-
-    status: int
-    type: str
-    message: str
-    details: list[Any] | None = None
-
-
-class ErrorOut(BaseModel):
-    """The JSON body of every error answer."""
-
-    error: ErrorDetail
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    names = {
-        304: "not modified",
-        400: "malformed cursor or condition header",
-        404: "document not found",
-        409: "conflict: a stale _rev in the body, or a taken id",
-        412: "precondition failed: If-Match / If-None-Match did not hold",
-        413: "request body or document too large",
-        422: "invalid name, id, document or query",
-        503: "backend unavailable",
-    }
-    return {
-        code: {"description": names[code], **({} if code == 304 else {"model": ErrorOut})}
-        for code in codes
-    }
 
 
 def _created() -> dict[int | str, dict[str, Any]]:
@@ -188,7 +64,7 @@ def _created() -> dict[int | str, dict[str, Any]]:
 
 # -- single documents --------------------------------------------------------------------------
 @router.get(
-    "/v1/{collection}/{doc_id}",
+    DOCUMENT_PATH,
     response_model=JsonObject,
     responses=_errors(304, 400, 404, 422, 503),
     summary="Read a document (its revision is the ETag)",
@@ -197,6 +73,25 @@ async def get_document(
     collection: Collection, doc_id: DocId, db: Database, if_none_match: IfNoneMatch = None
 ) -> Response:
     """The document with ``_id`` and ``_rev``. ``If-None-Match`` with its ETag: 304."""
+    return await _read(db, collection, doc_id, if_none_match)
+
+
+@router.head(
+    DOCUMENT_PATH,
+    responses=_errors(304, 400, 404, 422, 503),
+    summary="The headers a GET of the document would answer (ETag, Content-Length)",
+)
+async def head_document(
+    collection: Collection, doc_id: DocId, db: Database, if_none_match: IfNoneMatch = None
+) -> Response:
+    """As GET, without the body (RFC 9110 section 9.3.2): a cheap existence and ETag check."""
+    response = await _read(db, collection, doc_id, if_none_match)
+    return Response(status_code=response.status_code, headers=dict(response.headers))
+
+
+async def _read(
+    db: DatabaseService, collection: str, doc_id: str, if_none_match: str | None
+) -> Response:
     condition = parse_condition(if_none_match, "If-None-Match")
     document = await db.get(collection, doc_id)
     etag = etag_of(document["_rev"])
@@ -206,10 +101,10 @@ async def get_document(
 
 
 @router.put(
-    "/v1/{collection}/{doc_id}",
+    DOCUMENT_PATH,
     response_model=JsonObject,
     status_code=200,
-    responses=_created() | _errors(400, 409, 412, 413, 422, 503),
+    responses=_created() | _errors(400, 409, 412, 413, 415, 422, 503),
     summary="Write a document (conditional with If-Match / If-None-Match)",
 )
 async def put_document(
@@ -217,6 +112,7 @@ async def put_document(
     doc_id: DocId,
     body: Annotated[JsonObject, Body(description="the document (a JSON object)")],
     db: Database,
+    schemas: SchemaSet,
     if_match: IfMatch = None,
     if_none_match: IfNoneMatch = None,
 ) -> JSONResponse:
@@ -225,11 +121,13 @@ async def put_document(
     ``If-Match: "<rev>"`` writes only over that revision, ``If-Match: *`` only over an
     existing document, ``If-None-Match: *`` only where none exists (201); a condition that
     does not hold is 412. Without conditions a ``_rev`` in the body still makes the write
-    conditional (409 when stale).
+    conditional (409 when stale). In a collection of the schema set the document is
+    validated by its model; the model's kept fields that the body omits keep their
+    stored values.
     """
     match = parse_condition(if_match, "If-Match")
     none_match = parse_condition(if_none_match, "If-None-Match")
-    document = validate_document(collection, doc_id, body)
+    document = await prepare_document(db, schemas, collection, doc_id, body)
     created = False
     if match is None and none_match is None:
         stored = await db.save(collection, doc_id, document)
@@ -289,7 +187,7 @@ def _failed(header: str, collection: str, doc_id: str) -> PreconditionFailedErro
 
 
 @router.delete(
-    "/v1/{collection}/{doc_id}",
+    DOCUMENT_PATH,
     response_model=DeleteOut,
     responses=_errors(400, 412, 422, 503),
     summary="Delete a document (conditional with If-Match)",
@@ -326,101 +224,19 @@ async def delete_document(
 async def list_page(
     collection: Collection,
     db: Database,
+    schemas: SchemaSet,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     include_secrets: IncludeSecrets = False,
 ) -> JSONResponse:
     """At most ``limit`` documents and ``next_cursor`` (null exactly when none follow)."""
     page = await db.list_page(collection, limit, cursor)
-    items = page.items if include_secrets else [strip_secrets(collection, d) for d in page.items]
-    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
-
-
-# -- bulk and queries --------------------------------------------------------------------------
-@router.post(
-    "/v1/{collection}/_bulk_get",
-    response_model=BulkGetOut,
-    responses=_errors(422, 503),
-    summary="Read many documents by id",
-)
-async def bulk_get(collection: Collection, request: BulkGetIn, db: Database) -> JSONResponse:
-    """``{id: document or null}`` (reads by id: secret fields included)."""
-    return JSONResponse({"documents": await db.get_many(collection, request.ids)})
-
-
-@router.post(
-    "/v1/{collection}/_bulk_save",
-    response_model=BulkOut,
-    responses=_errors(413, 422, 503),
-    summary="Save many documents",
-)
-async def bulk_save(collection: Collection, request: BulkSaveIn, db: Database) -> JSONResponse:
-    """One outcome per document: an invalid or conflicting one fails alone."""
-    refused: dict[int, AsyncDBError] = {}
-    accepted: list[Mapping[str, Any]] = []
-    for index, document in enumerate(request.documents):
-        doc_id = document.get("_id")
-        if isinstance(doc_id, str):
-            try:
-                document = validate_document(collection, doc_id, document)
-            except InvalidDocumentError as exc:
-                refused[index] = exc
-                continue
-        accepted.append(document)
-    result = await db.save_many(collection, accepted)
-    written = iter(result)
-    outcomes = []
-    for index, document in enumerate(request.documents):
-        if index in refused:
-            raw_id = document.get("_id")
-            outcomes.append(_outcome(str(raw_id), None, refused[index]))
-        else:
-            outcome = next(written)
-            outcomes.append(_outcome(outcome.id, outcome.rev, outcome.error))
-    return JSONResponse({"results": outcomes})
-
-
-@router.post(
-    "/v1/{collection}/_bulk_delete",
-    response_model=BulkOut,
-    responses=_errors(422, 503),
-    summary="Delete many documents",
-)
-async def bulk_delete(collection: Collection, request: BulkDeleteIn, db: Database) -> JSONResponse:
-    """One outcome per item; missing documents succeed; ``_rev`` makes a delete conditional."""
-    return JSONResponse({"results": _outcomes(await db.delete_many(collection, request.ids))})
-
-
-@router.post(
-    "/v1/{collection}/_find",
-    response_model=FindOut,
-    responses=_errors(422, 503),
-    summary="Find documents by field values",
-)
-async def find(collection: Collection, request: FindIn, db: Database) -> JSONResponse:
-    """Documents whose top-level fields match ``where``; ``fields`` projects (``_id`` and
-    ``_rev`` always come back); ``limit`` caps the matches."""
-    found = await db.find(collection, request.where, request.fields, request.limit)
-    if not request.include_secrets:
-        found = [strip_secrets(collection, document) for document in found]
-    return JSONResponse({"items": found})
-
-
-def _outcomes(result: BulkResult) -> list[dict[str, Any]]:
-    return [_outcome(outcome.id, outcome.rev, outcome.error) for outcome in result]
-
-
-def _outcome(doc_id: str, rev: str | None, error: AsyncDBError | None) -> dict[str, Any]:
-    if error is None:
-        return {"id": doc_id, "ok": True, "rev": rev, "error": None}
-    details = getattr(error, "details", None)
-    body = error_body(
-        error.status_code,
-        type(error).__name__,
-        public_message(error),
-        details if isinstance(details, list) else None,
+    items = (
+        page.items
+        if include_secrets
+        else [strip_secrets(schemas, collection, d) for d in page.items]
     )
-    return {"id": doc_id, "ok": False, "rev": None, "error": body["error"]}
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 # -- health ------------------------------------------------------------------------------------
@@ -436,6 +252,11 @@ async def healthz(db: Database) -> JSONResponse:
         await db.ping()
     except AsyncDBError as exc:
         logger.warning("health check failed: %s: %s", type(exc).__name__, exc)
-        body = error_body(503, type(exc).__name__, "the database does not answer")
+        message = (
+            public_message(exc)
+            if isinstance(exc, AuthenticationError)
+            else "the database does not answer"
+        )
+        body = error_body(503, type(exc).__name__, message)
         return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
     return JSONResponse({"status": "ok", "provider": db.driver.name})

@@ -17,15 +17,8 @@ from asyncdb import (
     Settings,
     create_database_service,
 )
-from asyncdb.models import (
-    Agent,
-    BasicInfo,
-    Deployment,
-    DocumentModel,
-    TypedCollection,
-    UsageRecord,
-    User,
-)
+from asyncdb.models import DocumentModel, TypedCollection
+from asyncdb.schemas import Agent, BasicInfo, Deployment, UsageRecord, User
 
 
 class Note(DocumentModel):

@@ -1,5 +1,6 @@
 """An app over a fresh memory service, and an httpx client on its ASGI transport (with
-the lifespan run, as a server would)."""
+the lifespan run, as a server would): ``client`` is the generic API (no schemas),
+``schema_client`` the same with the application's schema set (``asyncdb.schemas``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from asyncdb import DatabaseService, Settings, create_database_service
+from asyncdb.schemas import SCHEMA_MODELS
 from asyncdb.server import ServerConfig, create_app
 
 TOKEN = "test-token-0123456789abcdef"
@@ -28,13 +30,23 @@ def make_app(service: DatabaseService) -> Callable[..., FastAPI]:
     return make
 
 
-@pytest.fixture
-async def client(make_app: Callable[..., FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
-    app = make_app()
+async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(make_app: Callable[..., FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in _serve(make_app()):
+        yield http
+
+
+@pytest.fixture
+async def schema_client(make_app: Callable[..., FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in _serve(make_app(schemas=SCHEMA_MODELS)):
         yield http

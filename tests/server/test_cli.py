@@ -1,6 +1,11 @@
-"""The asyncdb command line: parsing, and serve's refusals (in-process, no server)."""
+"""The asyncdb command line: parsing, serve's refusals (in-process, no server), and the
+CLI without the server extra (a subprocess in which FastAPI cannot be imported)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +61,77 @@ def test_serve_refuses_a_malformed_setting(
     error = capsys.readouterr().err
     assert "asyncdb serve: ASYNCDB_PORT: Input should be a valid integer" in error
     assert "eighty" not in error
+
+
+_WITHOUT_THE_SERVER_EXTRA = (
+    "import sys\n"
+    "sys.modules['fastapi'] = None  # as if the server extra were not installed\n"
+    "sys.modules['uvicorn'] = None\n"
+    "from asyncdb.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def _cli_without_fastapi(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCDB_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_THE_SERVER_EXTRA, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["export", "--help"], ["import", "--help"], ["migrate", "--help"]]
+)
+def test_the_cli_works_without_the_server_extra(args: list[str]) -> None:
+    result = _cli_without_fastapi(*args)
+    assert result.returncode == 0, result.stderr
+    assert "usage: asyncdb" in result.stdout
+    assert "ModuleNotFoundError" not in result.stderr and "fastapi" not in result.stderr
+
+
+def test_serve_without_the_server_extra_names_the_extra_in_one_line() -> None:
+    result = _cli_without_fastapi("serve")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "asyncdb serve needs the server extra: pip install 'asyncdb-documents[server]' "
+        "(missing: uvicorn)"
+    ]
+
+
+def test_serve_options_for_schemas_and_cors() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--schemas",
+            "asyncdb.schemas:SCHEMA_MODELS",
+            "--cors-origin",
+            "http://a.test",
+            "--cors-origin",
+            "http://b.test",
+        ]
+    )
+    assert args.schemas == "asyncdb.schemas:SCHEMA_MODELS"
+    assert args.cors_origins == ["http://a.test", "http://b.test"]
+
+
+def test_serve_refuses_a_schema_set_that_does_not_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--schemas", "asyncdb.nowhere:X"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("asyncdb serve: schemas: ")
+    assert "cannot import 'asyncdb.nowhere'" in error
+
+
+def test_serve_refuses_the_placeholder_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASYNCDB_API_TOKEN", "change-me-to-a-long-random-token")
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    error = capsys.readouterr().err
+    assert "documented placeholder" in error and "change-me" not in error

@@ -1,4 +1,4 @@
-"""Pages, bulk calls, find, model validation of the known collections, secrets, health."""
+"""Pages, bulk calls, find, health; schema validation is in test_schemas.py."""
 
 from __future__ import annotations
 
@@ -6,11 +6,6 @@ import httpx
 import pytest
 
 from asyncdb import BackendUnavailableError, DatabaseService
-
-USER = {
-    "basic_info": {"display_name": "Ada", "email": "ada@example.org", "provider": "google"},
-    "api_keys": {"openai_api_key": "sk-secret-value"},
-}
 
 
 async def test_pages_walk_every_document_once(client: httpx.AsyncClient) -> None:
@@ -52,7 +47,7 @@ async def test_bulk_get(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     documents = response.json()["documents"]
     assert documents["a1"]["v"] == 1 and documents["missing"] is None
-    bad = await client.post("/v1/notes/_bulk_get", json={"ids": ["_bad"]})
+    bad = await client.post("/v1/notes/_bulk_get", json={"ids": ["a\x01b"]})
     assert bad.status_code == 422
 
 
@@ -61,7 +56,7 @@ async def test_bulk_save_reports_each_document(client: httpx.AsyncClient) -> Non
     await client.put("/v1/notes/c1", json={"v": 2})
     response = await client.post(
         "/v1/notes/_bulk_save",
-        json={"documents": [{"_id": "b1", "v": 1}, {"_id": "_bad"}, stale, {"v": "no id"}]},
+        json={"documents": [{"_id": "b1", "v": 1}, {"_id": "a\x01b"}, stale, {"v": "no id"}]},
     )
     assert response.status_code == 200
     results = response.json()["results"]
@@ -69,18 +64,9 @@ async def test_bulk_save_reports_each_document(client: httpx.AsyncClient) -> Non
     assert results[0]["rev"] and results[0]["id"] == "b1"
     assert results[1]["error"]["status"] == 422
     assert results[2]["error"]["status"] == 409
+    assert results[3]["error"]["status"] == 422 and results[3]["id"] == ""
+    assert results[3]["error"]["message"] == "each document needs an _id (a string)"
     assert (await client.get("/v1/notes/b1")).status_code == 200
-
-
-async def test_bulk_save_validates_known_collections(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/v1/deployments/_bulk_save",
-        json={"documents": [{"_id": "ok", "agentId": "a-1"}, {"_id": "bad"}]},
-    )
-    results = response.json()["results"]
-    assert results[0]["ok"] is True
-    assert results[1]["error"]["type"] == "ModelValidationError"
-    assert results[1]["error"]["details"][0]["loc"] == ["agentId"]
 
 
 async def test_bulk_delete(client: httpx.AsyncClient) -> None:
@@ -105,47 +91,6 @@ async def test_find(client: httpx.AsyncClient) -> None:
     assert len(items) == 2 and all(item["kind"] == "even" for item in items)
     bad = await client.post("/v1/items/_find", json={"where": {"kind": {"$regex": "x"}}})
     assert bad.status_code == 422
-
-
-async def test_known_collections_are_validated_with_field_errors(
-    client: httpx.AsyncClient,
-) -> None:
-    response = await client.put("/v1/agents/a-1", json={"tools": "not a map"})
-    assert response.status_code == 422
-    error = response.json()["error"]
-    assert error["type"] == "ModelValidationError"
-    locations = {tuple(detail["loc"]) for detail in error["details"]}
-    assert ("name",) in locations and ("tools",) in locations
-    assert all("input" not in detail for detail in error["details"])
-
-
-async def test_known_collections_are_normalised(client: httpx.AsyncClient) -> None:
-    response = await client.put(
-        "/v1/agents/a-1", json={"name": "n", "created_at": "2026-01-01T10:00:00+02:00"}
-    )
-    stored = response.json()
-    assert stored["created_at"] == "2026-01-01T08:00:00+00:00"
-    assert stored["tools"] == {} and "updated_at" in stored
-
-
-async def test_other_collections_take_any_document(client: httpx.AsyncClient) -> None:
-    response = await client.put("/v1/my-things/x", json={"tools": "anything", "n": [1, [2]]})
-    assert response.status_code == 200
-
-
-async def test_api_keys_stay_out_of_listings_unless_asked(client: httpx.AsyncClient) -> None:
-    stored = await client.put("/v1/users/user_google_1", json=USER)
-    assert stored.status_code == 200, stored.text
-    single = (await client.get("/v1/users/user_google_1")).json()
-    assert single["api_keys"]["openai_api_key"] == "sk-secret-value"
-    page = (await client.get("/v1/users")).text
-    assert "api_keys" not in page and "sk-secret" not in page
-    found = (await client.post("/v1/users/_find", json={"where": {}})).text
-    assert "sk-secret" not in found
-    asked = (await client.get("/v1/users", params={"include_secrets": "true"})).json()
-    assert asked["items"][0]["api_keys"]["openai_api_key"] == "sk-secret-value"
-    asked_find = await client.post("/v1/users/_find", json={"where": {}, "include_secrets": True})
-    assert "sk-secret" in asked_find.text
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -193,13 +138,30 @@ async def test_unexpected_driver_errors_are_500_without_detail(
 
 async def test_unknown_routes_and_methods_are_json(client: httpx.AsyncClient) -> None:
     missing = await client.get("/nowhere")
-    assert missing.status_code == 404 and missing.json()["error"]["status"] == 404
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {
+        "status": 404,
+        "type": "HTTPError",
+        "message": "no route answers GET /nowhere",
+    }
     wrong = await client.patch("/v1/notes/n1", json={})
     assert wrong.status_code == 405 and wrong.json()["error"]["status"] == 405
+
+
+async def test_405_lists_the_methods_of_every_route_on_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = await client.patch("/v1/notes/n1", json={})
+    assert wrong.headers["allow"] == "DELETE, GET, HEAD, PUT"
+    on_find = await client.get("/v1/notes/_find/x")  # an id with '/': a document read
+    assert on_find.status_code == 404 and on_find.json()["error"]["type"] == "NotFoundError"
+    listing = await client.delete("/v1/notes")
+    assert listing.status_code == 405 and listing.headers["allow"] == "GET"
 
 
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert "/v1/{collection}/{doc_id}" in schema["paths"]
+    assert set(schema["paths"]["/v1/{collection}/{doc_id}"]) == {"get", "head", "put", "delete"}
     assert "/v1/{collection}/_find" in schema["paths"]
     assert (await client.get("/docs")).status_code == 200

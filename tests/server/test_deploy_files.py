@@ -51,9 +51,9 @@ def test_compose_takes_every_secret_from_env() -> None:
     )
 
 
-def test_env_example_has_a_usable_token_and_no_real_secret() -> None:
+def test_env_example_has_only_placeholders_and_no_real_secret() -> None:
+    # asyncdb serve refuses the placeholder token (test_auth_and_limits.py): it must be changed.
     values = _env_example()
-    assert len(values["ASYNCDB_API_TOKEN"]) >= 16
     assert all("change-me" in values[name] for name in ("COUCHDB_PASSWORD", "ASYNCDB_API_TOKEN"))
 
 

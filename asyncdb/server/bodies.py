@@ -1,0 +1,195 @@
+"""The JSON bodies of the document API: requests refuse unknown keys (a misspelt
+``"wher"`` is a 422, never an unfiltered answer) and ids that are not valid Unicode
+(a lone surrogate cannot be echoed in a UTF-8 answer: 422 before any I/O)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "MAX_BULK_ITEMS",
+    "BulkDeleteIn",
+    "BulkGetIn",
+    "BulkGetOut",
+    "BulkOut",
+    "BulkSaveIn",
+    "DeleteOut",
+    "ErrorOut",
+    "FindIn",
+    "FindOut",
+    "HealthOut",
+    "JsonObject",
+    "Outcome",
+    "PageOut",
+    "error_responses",
+]
+
+MAX_BULK_ITEMS: Final = 1000
+JsonObject = dict[str, Any]
+_STRICT = ConfigDict(extra="forbid")
+
+
+def _check_unicode(value: object, where: str) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # The value itself is left out: it cannot be encoded in the answer either.
+            raise ValueError(f"{where} is not valid Unicode (it holds a lone surrogate)") from None
+
+
+class PageOut(BaseModel):
+    """One page of documents and the cursor of the next (null at the end)."""
+
+    items: list[JsonObject]
+    next_cursor: str | None = None
+
+
+class BulkGetIn(BaseModel):
+    """Ids to read."""
+
+    model_config = _STRICT
+
+    ids: list[str] = Field(max_length=MAX_BULK_ITEMS)
+
+    @field_validator("ids")
+    @classmethod
+    def _unicode_ids(cls, ids: list[str]) -> list[str]:
+        for doc_id in ids:
+            _check_unicode(doc_id, "an id")
+        return ids
+
+
+class BulkGetOut(BaseModel):
+    """``{id: document or null}`` in the order asked (duplicates collapse)."""
+
+    documents: dict[str, JsonObject | None]
+
+
+class BulkSaveIn(BaseModel):
+    """Documents to save; each carries ``_id`` (generated when the collection's schema
+    model has an ``id_factory``), and ``_rev`` makes its write conditional."""
+
+    model_config = _STRICT
+
+    documents: list[JsonObject] = Field(max_length=MAX_BULK_ITEMS)
+
+    @field_validator("documents")
+    @classmethod
+    def _unicode_ids(cls, documents: list[JsonObject]) -> list[JsonObject]:
+        for document in documents:
+            _check_unicode(document.get("_id"), "an _id")
+            _check_unicode(document.get("_rev"), "a _rev")
+        return documents
+
+
+class BulkDeleteIn(BaseModel):
+    """Ids, or ``{"_id": ..., "_rev": ...}`` objects for conditional deletes."""
+
+    model_config = _STRICT
+
+    ids: list[str | JsonObject] = Field(max_length=MAX_BULK_ITEMS)
+
+    @field_validator("ids")
+    @classmethod
+    def _unicode_ids(cls, ids: list[str | JsonObject]) -> list[str | JsonObject]:
+        for item in ids:
+            if isinstance(item, dict):
+                _check_unicode(item.get("_id"), "an _id")
+                _check_unicode(item.get("_rev"), "a _rev")
+            else:
+                _check_unicode(item, "an id")
+        return ids
+
+
+class OutcomeError(BaseModel):
+    """Why one item of a bulk call failed."""
+
+    status: int
+    type: str
+    message: str
+    details: list[Any] | None = None
+
+
+class Outcome(BaseModel):
+    """What happened to one item of a bulk call."""
+
+    id: str
+    ok: bool
+    rev: str | None = None
+    error: OutcomeError | None = None
+
+
+class BulkOut(BaseModel):
+    """One outcome per item, in order."""
+
+    results: list[Outcome]
+
+
+class FindIn(BaseModel):
+    """A portable query: top-level equality (or ``{"$in": [...]}``) on every field given."""
+
+    model_config = _STRICT
+
+    where: JsonObject = Field(default_factory=dict)
+    fields: list[str] | None = None
+    limit: int | None = Field(default=None, ge=1)
+    include_secrets: bool = False
+
+
+class FindOut(BaseModel):
+    """The matching documents."""
+
+    items: list[JsonObject]
+
+
+class DeleteOut(BaseModel):
+    """Whether a document was removed (deleting a missing one is not an error)."""
+
+    id: str
+    deleted: bool
+
+
+class HealthOut(BaseModel):
+    """The backend answered."""
+
+    status: str
+    provider: str
+
+
+class ErrorDetail(BaseModel):
+    """An error: HTTP status, asyncdb error class, message, field errors if any."""
+
+    status: int
+    type: str
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The JSON body of every error answer."""
+
+    error: ErrorDetail
+
+
+_MEANINGS: Final = {
+    304: "not modified",
+    400: "malformed cursor or condition header",
+    404: "document not found",
+    409: "conflict: a stale _rev in the body, or a taken id",
+    412: "precondition failed: If-Match / If-None-Match did not hold",
+    413: "request body or document too large",
+    415: "the body is not sent as Content-Type: application/json",
+    422: "invalid name, id, document, query or request body",
+    503: "backend unavailable, or it refused the server's credentials",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, with the JSON error model."""
+    return {
+        code: {"description": _MEANINGS[code], **({} if code == 304 else {"model": ErrorOut})}
+        for code in codes
+    }

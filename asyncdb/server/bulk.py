@@ -1,0 +1,161 @@
+"""The document API's bulk calls and queries: ``_bulk_get``, ``_bulk_save``,
+``_bulk_delete`` and ``_find`` (POST ``/v1/{collection}/_...``).
+
+Their paths cannot collide with a document: a document route never answers POST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from asyncdb.documents import Document
+from asyncdb.errors import AsyncDBError, InvalidDocumentError, InvalidNameError
+from asyncdb.fastapi import Database, error_body, public_message
+from asyncdb.models._kept import missing_kept_fields
+from asyncdb.results import BulkResult
+from asyncdb.server.bodies import (
+    BulkDeleteIn,
+    BulkGetIn,
+    BulkGetOut,
+    BulkOut,
+    BulkSaveIn,
+    FindIn,
+    FindOut,
+)
+from asyncdb.server.bodies import error_responses as _errors
+from asyncdb.server.deps import CollectionName as Collection
+from asyncdb.server.deps import SchemaSet
+from asyncdb.server.validation import Schemas, generated_id, strip_secrets, validate_document
+from asyncdb.service import DatabaseService
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/{collection}/_bulk_get",
+    response_model=BulkGetOut,
+    responses=_errors(415, 422, 503),
+    summary="Read many documents by id",
+)
+async def bulk_get(collection: Collection, request: BulkGetIn, db: Database) -> JSONResponse:
+    """``{id: document or null}`` (reads by id: secret fields included)."""
+    return JSONResponse({"documents": await db.get_many(collection, request.ids)})
+
+
+@router.post(
+    "/v1/{collection}/_bulk_save",
+    response_model=BulkOut,
+    responses=_errors(413, 415, 422, 503),
+    summary="Save many documents",
+)
+async def bulk_save(
+    collection: Collection, request: BulkSaveIn, db: Database, schemas: SchemaSet
+) -> JSONResponse:
+    """One outcome per document: an invalid or conflicting one fails alone. A document
+    without ``_id`` gets one from its schema model's ``id_factory``, if it has one."""
+    refused: dict[int, tuple[str, AsyncDBError]] = {}
+    named: list[tuple[int, str, Mapping[str, Any]]] = []
+    for index, document in enumerate(request.documents):
+        doc_id = document.get("_id")
+        if doc_id is None:
+            doc_id = generated_id(schemas, collection)
+        if not isinstance(doc_id, str):
+            shown = "" if document.get("_id") is None else str(document["_id"])
+            refused[index] = (shown, InvalidNameError("each document needs an _id (a string)"))
+            continue
+        named.append((index, doc_id, document))
+    stored = await _stored_kept_fields(db, schemas, collection, named)
+    accepted: list[Document] = []
+    for index, doc_id, item in named:
+        try:
+            kept = {**item, **stored.get(doc_id, {}), "_id": doc_id}
+            accepted.append(validate_document(schemas, collection, doc_id, kept))
+        except InvalidDocumentError as exc:
+            refused[index] = (doc_id, exc)
+    result = await db.save_many(collection, accepted)
+    written = iter(result)
+    outcomes = []
+    for index in range(len(request.documents)):
+        if index in refused:
+            doc_id, error = refused[index]
+            outcomes.append(_outcome(doc_id, None, error))
+        else:
+            outcome = next(written)
+            outcomes.append(_outcome(outcome.id, outcome.rev, outcome.error))
+    return JSONResponse({"results": outcomes})
+
+
+async def _stored_kept_fields(
+    db: DatabaseService,
+    schemas: Schemas,
+    collection: str,
+    named: list[tuple[int, str, Mapping[str, Any]]],
+) -> dict[str, dict[str, Any]]:
+    """``{id: stored values of the kept fields its document omits}``, in one read."""
+    model = schemas.get(collection)
+    if model is None:
+        return {}
+    wanted = {
+        doc_id: missing
+        for _, doc_id, document in named
+        if (missing := missing_kept_fields(model, set(document)))
+    }
+    if not wanted:
+        return {}
+    found = await db.get_many(collection, list(wanted))
+    return {
+        doc_id: {name: stored[name] for name in wanted[doc_id] if name in stored}
+        for doc_id, stored in found.items()
+        if stored is not None
+    }
+
+
+@router.post(
+    "/v1/{collection}/_bulk_delete",
+    response_model=BulkOut,
+    responses=_errors(415, 422, 503),
+    summary="Delete many documents",
+)
+async def bulk_delete(collection: Collection, request: BulkDeleteIn, db: Database) -> JSONResponse:
+    """One outcome per item; missing documents succeed; ``_rev`` makes a delete conditional."""
+    return JSONResponse({"results": _outcomes(await db.delete_many(collection, request.ids))})
+
+
+@router.post(
+    "/v1/{collection}/_find",
+    response_model=FindOut,
+    responses=_errors(415, 422, 503),
+    summary="Find documents by field values",
+)
+async def find(
+    collection: Collection, request: FindIn, db: Database, schemas: SchemaSet
+) -> JSONResponse:
+    """Documents whose top-level fields match ``where``; ``fields`` projects (``_id`` and
+    ``_rev`` always come back); ``limit`` caps the matches."""
+    found = await db.find(collection, request.where, request.fields, request.limit)
+    if not request.include_secrets:
+        found = [strip_secrets(schemas, collection, document) for document in found]
+    return JSONResponse({"items": found})
+
+
+def _outcomes(result: BulkResult) -> list[dict[str, Any]]:
+    return [_outcome(outcome.id, outcome.rev, outcome.error) for outcome in result]
+
+
+def _outcome(doc_id: str, rev: str | None, error: AsyncDBError | None) -> dict[str, Any]:
+    if error is None:
+        return {"id": doc_id, "ok": True, "rev": rev, "error": None}
+    details = getattr(error, "details", None)
+    body = error_body(
+        error.status_code,
+        type(error).__name__,
+        public_message(error),
+        details if isinstance(details, list) else None,
+    )
+    return {"id": doc_id, "ok": False, "rev": None, "error": body["error"]}
