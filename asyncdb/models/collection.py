@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from asyncdb.documents import Document
 from asyncdb.errors import ConfigurationError, InvalidDocumentError
-from asyncdb.models._kept import fill_kept_fields
+from asyncdb.models._kept import fill_kept_fields, missing_kept_fields
 from asyncdb.models.base import DocumentModel
 from asyncdb.results import BulkResult
 from asyncdb.service import DatabaseService
@@ -179,8 +179,25 @@ class TypedCollection(Generic[M]):
         }
 
     async def save_many(self, items: Sequence[M]) -> BulkResult:
-        """Save many models (each conditional on its ``rev``); one outcome per model."""
-        return await self._db.save_many(self._name, [self._dump(item) for item in items])
+        """Save many models (each conditional on its ``rev``); one outcome per model.
+
+        As in ``save``, kept fields a model never set keep their stored values (read with
+        one ``get_many``, only for the models that omit some)."""
+        documents = [self._dump(item) for item in items]
+        omitting = {
+            item.id: missing
+            for item in items
+            if (missing := missing_kept_fields(self._model, item.model_fields_set))
+        }
+        if omitting:
+            stored = await self._db.get_many(self._name, list(omitting))
+            for item, document in zip(items, documents, strict=True):
+                current = stored.get(item.id)
+                if item.id in omitting and current is not None:
+                    document.update(
+                        {name: current[name] for name in omitting[item.id] if name in current}
+                    )
+        return await self._db.save_many(self._name, documents)
 
     async def delete_many(self, items: Sequence[str | M]) -> BulkResult:
         """Delete many, by id or by model (conditional on its ``rev``)."""

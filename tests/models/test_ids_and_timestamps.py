@@ -112,3 +112,15 @@ async def test_saving_a_fresh_user_keeps_the_stored_api_keys(db: DatabaseService
     assert stored.api_keys.openai_api_key.get_secret_value() == "sk-1"
     await users.save(User(id="u1", basic_info=info, api_keys=None))  # set to None: erased
     assert (await users.get("u1")).api_keys is None
+
+
+async def test_save_many_keeps_what_fresh_models_omit(db: DatabaseService) -> None:
+    users = TypedCollection(db, User)
+    info = BasicInfo(display_name="Ada", email="ada@example.org", provider="google")
+    first = await users.save(User(id="u1", basic_info=info, api_keys={"openai_api_key": "sk-1"}))
+    result = await users.save_many([User(id="u1", basic_info=info), User(id="u2", basic_info=info)])
+    assert all(outcome.ok for outcome in result)
+    stored = await users.get("u1")
+    assert stored.created_at == first.created_at
+    assert stored.api_keys is not None and stored.api_keys.openai_api_key is not None
+    assert (await users.get("u2")).api_keys is None
