@@ -44,6 +44,8 @@ class FaultProxy:
     drop_after_lose: int = 0
     #: Fixed answers (status, JSON) by path, instead of the server's.
     canned: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    #: Called with each request as it arrives, before any fault: tests set faults from it.
+    before: Callable[[Seen], None] | None = None
     couchdb35: bool = False
     bulk_answer: Callable[[list[Any]], list[Any]] | None = None
     url: str = ""
@@ -84,6 +86,8 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen.append(Seen(request.method, request.raw_path, body))
+        if self.before is not None:
+            self.before(self.seen[-1])
         if self.drop_remaining:
             self.drop_remaining -= 1
             assert request.transport is not None

@@ -19,7 +19,7 @@ from asyncdb.errors import (
     WriteOutcomeUnknownError,
 )
 from asyncdb.service import DatabaseService
-from tests.couchdb._proxy import FaultProxy
+from tests.couchdb._proxy import FaultProxy, Seen
 from tests.couchdb.conftest import RawRequest
 
 
@@ -242,3 +242,48 @@ async def test_a_checked_bulk_write_whose_answer_was_lost_is_unknown(
     assert (await writer.get("items", "a"))["v"] == 2
     with pytest.raises(NotFoundError):
         await writer.get("items", "b")
+
+
+def _fail_reads_after_a_write(proxy: FaultProxy) -> None:
+    """Once the lost answer is behind, every read fails with 503 (the server says it did
+    not act): only that lost answer leaves anything open."""
+
+    def before(seen: Seen) -> None:
+        path = seen.raw_path.partition("?")[0]
+        reading = seen.method in ("HEAD", "GET") or path.endswith("/_all_docs")
+        if reading and proxy.lose_remaining == 0:
+            proxy.fail_next(100, status=503)
+
+    proxy.before = before
+
+
+async def test_a_write_whose_lost_answer_is_followed_by_failing_reads_is_unknown(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+) -> None:
+    db = make_db(max_retries=1)
+    await db.save("items", "old", {"v": 1})
+    # A new document: the PUT lands, its answer is lost, the retry meets it (409), and
+    # the revision can then not be read.
+    _fail_reads_after_a_write(proxy)
+    proxy.lose_reply_next(1)
+    with pytest.raises(WriteOutcomeUnknownError):
+        await db.save("items", "new", {"v": 1})
+    # The same for an unconditional delete, and per document for save_many.
+    _fail_reads_after_a_write(proxy)
+    proxy.fail_next(0)
+    proxy.lose_method = "DELETE"
+    proxy.lose_reply_next(1)
+    with pytest.raises(WriteOutcomeUnknownError):
+        await db.delete("items", "old")
+    _fail_reads_after_a_write(proxy)
+    proxy.fail_next(0)
+    proxy.lose_method = None
+    proxy.lose_reply_next(1)
+    result = await db.save_many("items", [{"_id": "bulk", "v": 1}])
+    assert _outcomes(result) == {"bulk": WriteOutcomeUnknownError}
+    proxy.before = None
+    proxy.fail_next(0)
+    assert (await db.get("items", "new"))["v"] == 1
+    assert (await db.get("items", "bulk"))["v"] == 1
+    with pytest.raises(NotFoundError):
+        await db.get("items", "old")

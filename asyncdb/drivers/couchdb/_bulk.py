@@ -10,7 +10,7 @@ applied) leaves every document of that request unknown, unless its outcome is kn
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from asyncdb.drivers.base import Body, DeleteRequest, WriteOutcome, WriteRequest
@@ -80,11 +80,12 @@ class BulkOps(CouchCore):
         # then costs one request. Those that exist come back as conflicts; their current
         # revisions are read in one request and only they are sent again.
         upserts = {i for i in pending if writes[i].if_rev is None and not writes[i].if_absent}
+        maybe: set[int] = set()  # sent in a request whose answer may have been lost
         for attempt in range(self._write_attempts):
             try:
                 rows, after_ambiguous = await self._bulk(collection, [payloads[i] for i in pending])
             except BackendUnavailableError as exc:
-                _undecided(outcomes, pending, exc, decided=attempt > 0)
+                _undecided(outcomes, pending, exc, decided=attempt > 0, maybe=maybe)
                 return outcomes
             retry: list[int] = []
             restamp: list[int] = []
@@ -102,6 +103,8 @@ class BulkOps(CouchCore):
                         restamp.append(index)
                 elif error == "conflict" and index in upserts:
                     retry.append(index)
+                    if after_ambiguous:
+                        maybe.add(index)
                 elif error == "conflict" and after_ambiguous:
                     outcomes[index].error = outcome_unknown(collection, doc_id)
                 else:
@@ -115,7 +118,7 @@ class BulkOps(CouchCore):
             try:
                 revs = await self._current_revs(collection, [keys[i] for i in retry])
             except BackendUnavailableError as exc:
-                _undecided(outcomes, retry, exc, decided=True)
+                _undecided(outcomes, retry, exc, decided=True, maybe=maybe)
                 return outcomes
             for index in retry:
                 key = keys[index]
@@ -141,11 +144,12 @@ class BulkOps(CouchCore):
                 continue
             seen.add(key)
             pending.append(index)
+        maybe: set[int] = set()  # sent in a request whose answer may have been lost
         for attempt in range(self._write_attempts):
             try:
                 revs = await self._current_revs(collection, [keys[i] for i in pending])
             except BackendUnavailableError as exc:
-                _undecided(outcomes, pending, exc, decided=attempt > 0)
+                _undecided(outcomes, pending, exc, decided=attempt > 0, maybe=maybe)
                 return outcomes
             tombstones: list[Body] = []
             sent: list[int] = []
@@ -165,7 +169,7 @@ class BulkOps(CouchCore):
             # A lost reply that is followed by an answer is harmless: a tombstone that
             # landed reads as gone on the next round.
             try:
-                rows, _ = await self._bulk(collection, tombstones, create=False)
+                rows, after_ambiguous = await self._bulk(collection, tombstones, create=False)
             except BackendUnavailableError as exc:
                 _undecided(outcomes, sent, exc, decided=True)
                 return outcomes
@@ -177,6 +181,8 @@ class BulkOps(CouchCore):
                     outcomes[index].error = _no_row(collection, deletes[index].id)
                 elif error in ("conflict", "not_found"):
                     pending.append(index)  # re-read: gone (fine), stale or raced
+                    if after_ambiguous:
+                        maybe.add(index)
                 elif error is not None:
                     outcomes[index].error = bulk_error(deletes[index].id, result)
                 else:
@@ -260,15 +266,23 @@ def _no_row(collection: str, doc_id: str) -> WriteOutcomeUnknownError:
 
 
 def _undecided(
-    outcomes: list[WriteOutcome], indexes: list[int], exc: AsyncDBError, *, decided: bool
+    outcomes: list[WriteOutcome],
+    indexes: list[int],
+    exc: AsyncDBError,
+    *,
+    decided: bool,
+    maybe: Collection[int] = (),
 ) -> None:
     """Record ``exc`` for the documents whose request failed. An outcome that may have
-    happened is per document; a plain failure of the very first request (nothing decided,
-    nothing applied) is raised for the whole call, as any other failed read."""
+    happened (this request's, or an earlier one's in ``maybe``) is unknown per document;
+    a plain failure of the very first request (nothing decided, nothing applied) is raised
+    for the whole call, as any other failed read."""
     if not decided and not isinstance(exc, WriteOutcomeUnknownError):
         raise exc
     for index in indexes:
-        if isinstance(exc, WriteOutcomeUnknownError):
-            outcomes[index].error = WriteOutcomeUnknownError(f"{outcomes[index].id!r}: {exc}")
+        if isinstance(exc, WriteOutcomeUnknownError) or index in maybe:
+            outcomes[index].error = WriteOutcomeUnknownError(
+                f"{outcomes[index].id!r} may or may not have been written: {exc}"
+            )
         else:
             outcomes[index].error = exc

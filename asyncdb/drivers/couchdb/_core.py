@@ -326,6 +326,18 @@ def outcome_unknown(collection: str, doc_id: str) -> WriteOutcomeUnknownError:
     )
 
 
+def raise_if_unknown(
+    maybe_applied: bool, exc: BackendUnavailableError, collection: str, doc_id: str
+) -> None:
+    """Raise ``WriteOutcomeUnknownError`` instead of ``exc`` if an earlier request of this
+    write may have been applied (its answer was lost) and the failure leaves that open."""
+    if maybe_applied and not isinstance(exc, WriteOutcomeUnknownError):
+        raise WriteOutcomeUnknownError(
+            f"the write of {doc_id!r} in {collection!r} may or may not have been applied: "
+            f"an attempt was lost in transit, then {exc}; read the document to see"
+        ) from exc
+
+
 def bulk_error(doc_id: str, result: dict[str, Any]) -> AsyncDBError:
     error, reason = result.get("error"), result.get("reason")
     if error == "conflict":

@@ -31,6 +31,7 @@ from asyncdb.drivers.couchdb._core import (
     lost_races,
     new_rev,
     outcome_unknown,
+    raise_if_unknown,
     rev_of,
     rows_of,
 )
@@ -157,21 +158,30 @@ class CouchDBDriver(BulkOps, FindOps):
         if if_absent:
             raise ConflictError(f"document {doc_id!r} already exists in {collection!r}")
         # An unconditional write to an existing id: CouchDB needs its current revision.
-        for attempt in range(self._write_attempts):
-            current = await self._current_rev(collection, key)
-            stamp(payload, current, self._known.generation(collection, key))
-            reply = await self._write(collection, "PUT", path, payload, passthrough=(409,))
-            if reply.status != 409:
-                rev = new_rev(reply)
-                self._known.add(collection, key, rev)
-                return await self._restamp(collection, key, payload, rev)
-            await backoff(attempt)
+        # If the first PUT may have landed (its answer lost), a failure from here on
+        # leaves the outcome unknown.
+        maybe_applied = reply.after_ambiguous
+        try:
+            for attempt in range(self._write_attempts):
+                current = await self._current_rev(collection, key)
+                stamp(payload, current, self._known.generation(collection, key))
+                reply = await self._write(collection, "PUT", path, payload, passthrough=(409,))
+                maybe_applied = maybe_applied or reply.after_ambiguous
+                if reply.status != 409:
+                    rev = new_rev(reply)
+                    self._known.add(collection, key, rev)
+                    return await self._restamp(collection, key, payload, rev)
+                await backoff(attempt)
+        except BackendUnavailableError as exc:
+            raise_if_unknown(maybe_applied, exc, collection, doc_id)
+            raise
         raise lost_races("saving", collection, doc_id, self._write_attempts)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         key = _ids.encode(doc_id)
         path = doc_path(collection, key)
         if if_rev is not None:
+            maybe_applied = False
             if rev_of(if_rev) is not None:
                 # A DELETE with a made-up revision on an id never held is the same phantom
                 # case as in ``put``: an id not seen yet is checked first.
@@ -190,22 +200,34 @@ class CouchDBDriver(BulkOps, FindOps):
                 if reply.status < 300:
                     self._known.add(collection, key, _rev_in(reply))
                     return True
+                maybe_applied = reply.after_ambiguous
             # Refused: either the document is gone (not an error) or the revision is
             # stale. (pouchdb-server answers 404 for an unknown revision of a live one.)
-            if await self._current_rev(collection, key) is None:
+            try:
+                current = await self._current_rev(collection, key)
+            except BackendUnavailableError as exc:
+                raise_if_unknown(maybe_applied, exc, collection, doc_id)
+                raise
+            if current is None:
                 return False
             raise self._stale(collection, doc_id)
-        for attempt in range(self._write_attempts):
-            rev = await self._current_rev(collection, key)
-            if rev is None:
-                return False
-            reply = await self._transport.request(
-                "DELETE", f"{path}?rev={segment(rev)}", passthrough=(404, 409), write=True
-            )
-            if reply.status < 300:
-                self._known.add(collection, key, _rev_in(reply))
-                return True
-            await backoff(attempt)
+        maybe_applied = False
+        try:
+            for attempt in range(self._write_attempts):
+                rev = await self._current_rev(collection, key)
+                if rev is None:
+                    return False
+                reply = await self._transport.request(
+                    "DELETE", f"{path}?rev={segment(rev)}", passthrough=(404, 409), write=True
+                )
+                maybe_applied = maybe_applied or reply.after_ambiguous
+                if reply.status < 300:
+                    self._known.add(collection, key, _rev_in(reply))
+                    return True
+                await backoff(attempt)
+        except BackendUnavailableError as exc:
+            raise_if_unknown(maybe_applied, exc, collection, doc_id)
+            raise
         raise lost_races("deleting", collection, doc_id, self._write_attempts)
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
