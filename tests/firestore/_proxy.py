@@ -1,14 +1,18 @@
 """A loopback gRPC proxy in front of the real Firestore emulator that can lose answers.
 
-Every call is forwarded as raw bytes, metadata included. ``lose_next(method, n)`` makes
-the next ``n`` calls of ``method`` reach the emulator (which acts on them) and then answer
-DEADLINE_EXCEEDED instead of the emulator's reply: a commit whose answer was lost.
-``refuse_next(method, code)`` answers the next call with ``code`` without forwarding it.
+Every call is forwarded as raw bytes, metadata included. ``lose_next(method, n, code)``
+makes the next ``n`` calls of ``method`` reach the emulator (which acts on them) and then
+answer ``code`` (DEADLINE_EXCEEDED unless told) instead of the emulator's reply: a commit
+whose answer was lost. ``refuse_next(method, code, n)`` answers the next ``n`` calls with
+``code`` without forwarding them. ``plan(method, steps)`` scripts a mix of both, in order.
+``after_lost`` (a coroutine function) runs after a forwarded call and before its lost
+answer: another writer acting in between. Streaming calls (queries, batch gets) can be
+refused too, which makes reads fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -25,8 +29,8 @@ class LosingProxy(grpc.GenericRpcHandler):
         self._upstream = upstream
         self._channel: grpc.aio.Channel | None = None
         self._server: grpc.aio.Server | None = None
-        self._lose: dict[str, int] = {}
-        self._refuse: dict[str, grpc.StatusCode] = {}
+        self._plans: dict[str, list[tuple[str, grpc.StatusCode]]] = {}
+        self.after_lost: Callable[[], Awaitable[None]] | None = None
         self.calls: list[str] = []
         self.host = ""
 
@@ -45,12 +49,27 @@ class LosingProxy(grpc.GenericRpcHandler):
         await self._server.stop(None)
         await self._channel.close()
 
-    def lose_next(self, method: str, count: int = 1) -> None:
-        self._lose[method] = count
+    def lose_next(
+        self,
+        method: str,
+        count: int = 1,
+        code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED,
+    ) -> None:
+        """Forward the next ``count`` calls of ``method``, then answer ``code`` instead."""
+        self.plan(method, [("lose", code)] * count)
 
-    def refuse_next(self, method: str, code: grpc.StatusCode) -> None:
-        """Answer the next call of ``method`` with ``code``; the emulator never sees it."""
-        self._refuse[method] = code
+    def refuse_next(self, method: str, code: grpc.StatusCode, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with ``code``; the emulator never
+        sees them."""
+        self.plan(method, [("refuse", code)] * count)
+
+    def plan(self, method: str, steps: list[tuple[str, grpc.StatusCode]]) -> None:
+        """The next calls of ``method``: ``("lose", code)`` or ``("refuse", code)`` each."""
+        self._plans[method] = list(steps)
+
+    def _next_step(self, name: str) -> tuple[str, grpc.StatusCode] | None:
+        steps = self._plans.get(name)
+        return steps.pop(0) if steps else None
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         full: str = details.method  # type: ignore[attr-defined]
@@ -58,33 +77,38 @@ class LosingProxy(grpc.GenericRpcHandler):
             return None
         name = full.removeprefix(_SERVICE)
         if name in _STREAMING:
-            return grpc.unary_stream_rpc_method_handler(self._streaming(full))
+            return grpc.unary_stream_rpc_method_handler(self._streaming(full, name))
         return grpc.unary_unary_rpc_method_handler(self._unary(full, name))
 
     def _unary(self, full: str, name: str) -> Any:
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             assert self._channel is not None
             self.calls.append(name)
-            refusal = self._refuse.pop(name, None)
-            if refusal is not None:
-                await context.abort(refusal, "refused (injected)")
+            step = self._next_step(name)
+            if step is not None and step[0] == "refuse":
+                await context.abort(step[1], "refused (injected)")
             call = self._channel.unary_unary(full)
             try:
                 reply: bytes = await call(request, metadata=context.invocation_metadata())
             except grpc.aio.AioRpcError as exc:
                 await context.abort(exc.code(), exc.details() or "")
-            if self._lose.get(name):
-                self._lose[name] -= 1
-                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "answer lost (injected)")
+            if step is not None:
+                if self.after_lost is not None:
+                    await self.after_lost()
+                await context.abort(step[1], "answer lost (injected)")
             return reply
 
         return forward
 
-    def _streaming(self, full: str) -> Any:
+    def _streaming(self, full: str, name: str) -> Any:
         async def forward(
             request: bytes, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[bytes]:
             assert self._channel is not None
+            self.calls.append(name)
+            step = self._next_step(name)
+            if step is not None:
+                await context.abort(step[1], "refused (injected)")
             call = self._channel.unary_stream(full)
             async for message in call(request, metadata=context.invocation_metadata()):
                 yield message

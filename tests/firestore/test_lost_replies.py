@@ -38,6 +38,7 @@ async def db(proxy: LosingProxy) -> AsyncIterator[tuple[DatabaseService, str]]:
         yield service, collection
         proxy.lose_next("Commit", 0)
         proxy.lose_next("BatchWrite", 0)
+        proxy.after_lost = None
         await service.drop_collection(collection)
 
 

@@ -13,7 +13,7 @@ from google.cloud.firestore_v1 import types
 
 from asyncdb.drivers.base import WriteRequest
 from asyncdb.drivers.firestore import FirestoreDriver
-from asyncdb.drivers.firestore._codec import encode_fields
+from asyncdb.drivers.firestore._codec import encode_document
 from asyncdb.errors import BackendError, BackendUnavailableError
 from tests.servers._process import free_port
 
@@ -42,7 +42,7 @@ async def fake() -> AsyncIterator[tuple[str, Script]]:
         if len(script.calls) <= script.failures:
             await context.abort(script.code, "injected")
         document = _Document(name=request.name)
-        encode_fields({"v": 1}, document.fields)
+        encode_document({"v": 1}, document.fields)
         document.update_time.seconds = 1_700_000_000
         return document
 

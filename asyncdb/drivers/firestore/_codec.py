@@ -1,16 +1,21 @@
 """JSON documents to Firestore ``Value`` protobufs and back, and revisions to strings.
 
-Every contract-valid document maps onto Firestore's native types one to one (``int`` →
-``integer_value``, ``float`` → ``double_value``, so ``1.0`` stays a float) except one shape:
-Firestore refuses an array directly inside an array. Such an inner array is stored as a
-``bytes_value`` holding ``NESTED_ARRAY_PREFIX`` followed by the array's compact JSON text.
+Every contract-valid value maps onto Firestore's native types one to one (``int`` →
+``integer_value``, ``float`` → ``double_value``, so ``1.0`` stays a float) except what
+Firestore cannot hold, which is stored as a ``bytes_value`` holding a tag and the value's
+compact JSON text (a JSON document never holds bytes, so tagged bytes can only be ours):
 
-Why bytes and not a marker map: Firestore reserves every field name of the form
-``__x__`` (the emulator and production refuse ``__asyncdb_array__``), and every other
-non-empty key is a key a user may legitimately store, so no marker key is unambiguous.
-A JSON document never holds bytes, so a ``bytes_value`` inside an array with this prefix
-can only be ours. The encoding never adds nesting: an inner array becomes a scalar, so the
-contract's 16 levels stay within Firestore's 20 for every valid document.
+* an array directly inside an array (Firestore refuses it): ``NESTED_ARRAY_PREFIX``;
+* a map or array deeper than Firestore's 20 levels (the contract allows 32), and a map
+  with a key that does not fit: Firestore limits a field name, and also a nested field's
+  whole path (its names joined by ``.``), to 1,500 UTF-8 bytes: ``JSON_PREFIX``.
+
+Field names: Firestore reserves ``__.*__`` and refuses the empty name, so such a key, and
+every key that begins with ``KEY_ESCAPE`` (``~~``), is stored with ``~~`` in front; reading
+strips one ``~~``. A top-level key whose escaped name exceeds 1,500 bytes cannot be a
+field: such entries travel as one JSON object in the top-level field ``_asyncdb_fields``.
+Top-level fields ``_id`` and ``_rev`` that another program stored (the original service
+wrote ``"_rev": null``) are not part of the body: asyncdb's own id and revision win.
 
 Values written by other tools come back as plain JSON: timestamps as ISO 8601 UTC strings
 (the same form the contract gives a ``datetime``), references as the document path
@@ -24,44 +29,107 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD
+
 __all__ = [
+    "JSON_PREFIX",
+    "KEY_ESCAPE",
+    "MAX_NATIVE_DEPTH",
     "NESTED_ARRAY_PREFIX",
+    "OVERFLOW_FIELD",
+    "decode_document",
     "decode_fields",
     "decode_value",
-    "encode_fields",
+    "encode_document",
     "encode_value",
+    "field_name",
     "format_revision",
     "parse_revision",
 ]
 
 #: What an encoded array-inside-an-array starts with; the rest is the array as JSON text.
 NESTED_ARRAY_PREFIX: Final = b"asyncdb:json-array:"
+#: What any other value Firestore cannot hold starts with; the rest is its JSON text.
+JSON_PREFIX: Final = b"asyncdb:json:"
+#: Firestore's documented maximum depth of maps and arrays (the top-level value is 1).
+MAX_NATIVE_DEPTH: Final = 20
+KEY_ESCAPE: Final = "~~"
+#: The top-level field holding entries whose keys cannot be field names, as tagged JSON.
+OVERFLOW_FIELD: Final = "_asyncdb_fields"
+#: Top-level fields that are never part of the body asyncdb returns.
+_NOT_BODY: Final = frozenset({"_id", "_rev", ORIGINAL_ID_FIELD, OVERFLOW_FIELD})
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _NULL_VALUE: Final = 0  # google.protobuf.NullValue.NULL_VALUE
 _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _DOCUMENTS_MARKER: Final = "/documents/"
+_RESERVED_NAME: Final = re.compile(r"__.*__", re.DOTALL)
+
+
+# -- field names ------------------------------------------------------------------------------
+def field_name(key: str) -> str | None:
+    """The Firestore field name that stores ``key``, or ``None`` if none can (too long)."""
+    if key and key[:2] != KEY_ESCAPE and not (key[:2] == "__" and _RESERVED_NAME.fullmatch(key)):
+        name = key
+    else:
+        name = KEY_ESCAPE + key
+    if len(name) * 4 <= MAX_KEY_BYTES or len(name.encode("utf-8")) <= MAX_KEY_BYTES:
+        return name
+    return None
+
+
+def _key_of(name: str) -> str:
+    return name[2:] if name[:2] == KEY_ESCAPE else name
 
 
 # -- encoding ---------------------------------------------------------------------------------
-def encode_fields(body: Mapping[str, Any], fields: Any) -> None:
-    """Fill a protobuf ``map<string, Value>`` (a document's or a map's fields) from ``body``.
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
-    Keys are stored literally: a key with dots, spaces or backticks is one field name,
-    never a field path.
-    """
+
+def encode_document(body: Mapping[str, Any], fields: Any) -> None:
+    """Fill a document's protobuf ``fields`` from ``body`` (keys escaped as needed)."""
+    overflow: dict[str, Any] = {}
     for key, value in body.items():
-        encode_value(value, fields[key], in_array=False)
+        name = field_name(key)
+        if name is None:
+            overflow[key] = value
+            continue
+        encode_value(value, fields[name], in_array=False, path=_utf8_length(name))
+    if overflow:
+        fields[OVERFLOW_FIELD].bytes_value = _tagged(JSON_PREFIX, overflow)
 
 
-def encode_value(value: Any, out: Any, *, in_array: bool) -> None:
-    """Write the JSON ``value`` into the protobuf ``Value`` message ``out``."""
+def _nested_names(body: Mapping[str, Any], path: int) -> list[tuple[str, int]] | None:
+    """Each key's field name and field path length inside a map whose own path is
+    ``path`` bytes long; ``None`` if one does not fit Firestore's 1,500 bytes."""
+    names: list[tuple[str, int]] = []
+    for key in body:
+        name = field_name(key)
+        if name is None:
+            return None
+        child = path + 1 + _utf8_length(name)
+        if child > MAX_KEY_BYTES:
+            return None
+        names.append((name, child))
+    return names
+
+
+def _tagged(prefix: bytes, value: Any) -> bytes:
+    return prefix + _dumps(value).encode("utf-8")
+
+
+def encode_value(value: Any, out: Any, *, in_array: bool, depth: int = 1, path: int = 0) -> None:
+    """Write the JSON ``value`` into the protobuf ``Value`` message ``out``. ``depth`` is
+    the nesting level a map or array here would have (a top-level field's value is 1),
+    ``path`` the length of this value's field path (array elements share their array's)."""
     kind = type(value)
     if kind is str:
         out.string_value = value
@@ -74,27 +142,55 @@ def encode_value(value: Any, out: Any, *, in_array: bool) -> None:
     elif value is None:
         out.null_value = _NULL_VALUE
     elif kind is dict:
+        names = _nested_names(value, path) if depth <= MAX_NATIVE_DEPTH else None
+        if names is None:
+            out.bytes_value = _tagged(JSON_PREFIX, value)
+            return
         target = out.map_value
         target.SetInParent()  # an empty map is still a map, not an unset value
-        encode_fields(value, target.fields)
+        fields = target.fields
+        for item, (name, child) in zip(value.values(), names, strict=True):
+            encode_value(item, fields[name], in_array=False, depth=depth + 1, path=child)
     elif kind is list or kind is tuple:
         if in_array:
             # Firestore refuses arrays in arrays: store this one as tagged JSON bytes.
-            out.bytes_value = NESTED_ARRAY_PREFIX + _dumps(value).encode("utf-8")
+            out.bytes_value = _tagged(NESTED_ARRAY_PREFIX, value)
+            return
+        if depth > MAX_NATIVE_DEPTH:
+            out.bytes_value = _tagged(JSON_PREFIX, value)
             return
         array = out.array_value
         array.SetInParent()
         values = array.values
         for item in value:
-            encode_value(item, values.add(), in_array=True)
+            encode_value(item, values.add(), in_array=True, depth=depth + 1, path=path)
     else:  # the face only passes plain JSON; anything else is a bug worth a loud error
         raise TypeError(f"cannot store a {kind.__name__} in Firestore")
 
 
 # -- decoding ---------------------------------------------------------------------------------
+def decode_document(fields: Any) -> dict[str, Any]:
+    """A stored document's fields as the body asyncdb returns (see the module doc)."""
+    body: dict[str, Any] = {}
+    overflow: Any = None
+    for name, value in fields.items():
+        if name in _NOT_BODY:
+            if name == OVERFLOW_FIELD:
+                overflow = value
+            continue
+        body[_key_of(name)] = decode_value(value)
+    if overflow is not None:
+        extra = decode_value(overflow)
+        if isinstance(extra, dict) and overflow.WhichOneof("value_type") == "bytes_value":
+            body.update(extra)
+        else:  # not ours: another program's field of that name is data
+            body[OVERFLOW_FIELD] = extra
+    return body
+
+
 def decode_fields(fields: Any) -> dict[str, Any]:
-    """A document's (or map's) protobuf fields as a fresh JSON object."""
-    return {key: decode_value(value) for key, value in fields.items()}
+    """A map's protobuf fields as a fresh JSON object (keys unescaped)."""
+    return {_key_of(key): decode_value(value) for key, value in fields.items()}
 
 
 def decode_value(value: Any) -> Any:
@@ -106,16 +202,15 @@ def decode_value(value: Any) -> Any:
     return decoder(value)
 
 
-def _decode_in_array(value: Any) -> Any:
-    if value.WhichOneof("value_type") == "bytes_value":
-        raw: bytes = value.bytes_value
-        if raw.startswith(NESTED_ARRAY_PREFIX):
+def _decode_bytes(value: Any) -> Any:
+    raw: bytes = value.bytes_value
+    for prefix in (JSON_PREFIX, NESTED_ARRAY_PREFIX):
+        if raw.startswith(prefix):
             try:
-                return json.loads(raw[len(NESTED_ARRAY_PREFIX) :].decode("utf-8"))
+                return json.loads(raw[len(prefix) :].decode("utf-8"))
             except ValueError:  # not ours after all: foreign bytes read as base64 below
-                pass
-        return base64.b64encode(raw).decode("ascii")
-    return decode_value(value)
+                break
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _decode_map(value: Any) -> Any:
@@ -124,7 +219,7 @@ def _decode_map(value: Any) -> Any:
     if kind is not None and kind.string_value == "__vector__" and "value" in fields:
         # A Firestore vector (written by another tool) is a list of floats in JSON.
         return [decode_value(item) for item in fields["value"].array_value.values]
-    return {key: decode_value(item) for key, item in fields.items()}
+    return {_key_of(key): decode_value(item) for key, item in fields.items()}
 
 
 def _decode_timestamp(value: Any) -> str:
@@ -151,14 +246,14 @@ _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     "double_value": lambda value: value.double_value,
     "string_value": lambda value: value.string_value,
     "map_value": _decode_map,
-    "array_value": lambda value: [_decode_in_array(item) for item in value.array_value.values],
+    "array_value": lambda value: [decode_value(item) for item in value.array_value.values],
     "timestamp_value": _decode_timestamp,
     "reference_value": _decode_reference,
     "geo_point_value": lambda value: {
         "latitude": value.geo_point_value.latitude,
         "longitude": value.geo_point_value.longitude,
     },
-    "bytes_value": lambda value: base64.b64encode(value.bytes_value).decode("ascii"),
+    "bytes_value": _decode_bytes,
 }
 
 

@@ -3,9 +3,11 @@
 Only gRPC status codes decide: ``ALREADY_EXISTS`` / ``FAILED_PRECONDITION`` on a
 conditional write are conflicts, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
 ``RESOURCE_EXHAUSTED``, ``ABORTED`` and ``INTERNAL`` are retried with exponential back-off
-and full jitter and then reported as ``BackendUnavailableError`` (a conditional write whose
-retry meets a conflict after a deadline, unavailable or internal error may have been
-applied by the lost attempt: ``WriteOutcomeUnknownError``), ``PERMISSION_DENIED`` /
+and full jitter and then reported as ``BackendUnavailableError``. After a deadline, an
+unavailable or an internal error the server may have applied the request and only the
+answer been lost, so a *write* with such an attempt raises ``WriteOutcomeUnknownError``
+instead, when its retries run out as when a conditional retry meets a conflict that may be
+the lost attempt's own doing (reads stay ``BackendUnavailableError``). ``PERMISSION_DENIED`` /
 ``UNAUTHENTICATED`` mean the credentials are refused. Messages carry the status and the
 server's text, which never holds a credential (tokens travel in gRPC metadata only).
 """
@@ -32,6 +34,7 @@ from asyncdb.errors import (
 )
 
 __all__ = [
+    "AMBIGUOUS_CODES",
     "CONFLICT_CODES",
     "TRANSIENT_CODES",
     "Retrier",
@@ -62,6 +65,8 @@ CONFLICT_CODES: Final = frozenset({ALREADY_EXISTS, FAILED_PRECONDITION})
 TRANSIENT_CODES: Final = frozenset(
     {DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE}
 )
+#: Per-write statuses after which the write may have been applied.
+AMBIGUOUS_CODES: Final = frozenset({DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE})
 _TRANSIENT: Final = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
@@ -72,6 +77,8 @@ _TRANSIENT: Final = (
 )
 #: Transient failures after which the server may still have applied the request.
 _AMBIGUOUS: Final = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError)
+#: gRPC's words for a call that never left the client: no connection could be made.
+_NOT_SENT: Final = "failed to connect to all addresses"
 #: Phrases Firestore uses when a document or request is over its size limits.
 _SIZE_HINTS: Final = ("too big", "too large", "exceeds the maximum", "maximum allowed size")
 
@@ -141,20 +148,32 @@ class Retrier:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
     async def run(
-        self, where: str, call: Callable[[], Awaitable[T]], *, conflict_may_be_own: bool = False
+        self,
+        where: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        write: bool = False,
+        conflict_may_be_own: bool = False,
     ) -> T:
         """``await call()``; map its failures; ``BackendUnavailableError`` after retries.
 
-        ``conflict_may_be_own``: the call is a conditional write, so a conflict after an
-        ambiguous attempt may be that attempt's doing (``WriteOutcomeUnknownError``).
+        ``write``: the call changes data, so running out of retries after an ambiguous
+        attempt is ``WriteOutcomeUnknownError``. ``conflict_may_be_own``: the call is a
+        conditional write, so a conflict after an ambiguous attempt may be that attempt's
+        doing (``WriteOutcomeUnknownError`` too).
         """
         result, _ = await self.run_noting_ambiguity(
-            where, call, conflict_may_be_own=conflict_may_be_own
+            where, call, write=write, conflict_may_be_own=conflict_may_be_own
         )
         return result
 
     async def run_noting_ambiguity(
-        self, where: str, call: Callable[[], Awaitable[T]], *, conflict_may_be_own: bool = False
+        self,
+        where: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        write: bool = False,
+        conflict_may_be_own: bool = False,
     ) -> tuple[T, bool]:
         """As ``run``, and whether a failed attempt may have been applied before the one
         that answered (a deadline, an unavailable or internal error: the server may have
@@ -165,9 +184,11 @@ class Retrier:
             try:
                 return await call(), ambiguous
             except _TRANSIENT as exc:
+                ambiguous = ambiguous or _may_have_been_applied(exc)
                 if attempt >= self.max_retries:
+                    if write and ambiguous:
+                        raise outcome_unknown(where, retries_ran_out=True) from exc
                     raise map_error(exc, where) from exc
-                ambiguous = ambiguous or isinstance(exc, _AMBIGUOUS)
                 logger.debug("%s: transient %s, retry %d", where, type(exc).__name__, attempt + 1)
             except (gexc.AlreadyExists, gexc.FailedPrecondition) as exc:
                 if ambiguous and conflict_may_be_own:
@@ -179,7 +200,21 @@ class Retrier:
             attempt += 1
 
 
-def outcome_unknown(where: str) -> WriteOutcomeUnknownError:
+def _may_have_been_applied(exc: Exception) -> bool:
+    """Whether a failed attempt may have reached the server and been applied there."""
+    if not isinstance(exc, _AMBIGUOUS):
+        return False
+    # A refused connection is UNAVAILABLE too, but then nothing was ever sent.
+    return not (isinstance(exc, gexc.ServiceUnavailable) and _NOT_SENT in str(exc.message))
+
+
+def outcome_unknown(where: str, *, retries_ran_out: bool = False) -> WriteOutcomeUnknownError:
+    """The error of a write that may or may not have been applied."""
+    if retries_ran_out:
+        return WriteOutcomeUnknownError(
+            f"{where}: the write may or may not have been applied: an attempt's answer was "
+            "lost in transit and the retries ran out; read the document to see"
+        )
     return WriteOutcomeUnknownError(
         f"{where}: the conditional write may or may not have been applied: an attempt was "
         "lost in transit and its retry met a conflict; read the document to see"

@@ -3,9 +3,12 @@
 Every query orders by ``__name__`` (the document id within one collection) and resumes
 with ``start_at {before: false}`` on the last id seen: a cursor on a *value*, not on a
 stored document, so a scan resumes correctly even after that document was deleted.
-``find`` sends its conditions as ``==`` / ``IN`` / ``IS NULL`` filters; Firestore compares
-them type-strictly like the contract (``1 == 1.0``, ``true != 1``), and the driver checks
-every answer again with ``Query.matches`` anyway.
+``find`` sends its conditions as ``==`` / ``IN`` / ``IS NULL`` filters on the stored
+(escaped) field names; Firestore compares them type-strictly like the contract
+(``1 == 1.0``, ``true != 1``), and the driver checks every answer again with
+``Query.matches`` anyway. A condition Firestore cannot be asked (a value it cannot hold,
+``IN`` with null, a field path over 1,500 bytes, a key kept in ``_asyncdb_fields``) is left
+to that re-check alone, so such a ``find`` is slower but never wrong or refused.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any, Final
 
 from google.cloud.firestore_v1 import types
 
-from asyncdb.drivers.firestore._codec import encode_value
+from asyncdb.drivers.firestore._codec import OVERFLOW_FIELD, encode_value, field_name
+from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD
 from asyncdb.query import Condition, Query
 
 __all__ = ["build_query", "field_path"]
@@ -28,14 +32,37 @@ _IN: Final = types.StructuredQuery.FieldFilter.Operator.IN
 _IS_NULL: Final = types.StructuredQuery.UnaryFilter.Operator.IS_NULL
 _AND: Final = types.StructuredQuery.CompositeFilter.Operator.AND
 _SIMPLE_FIELD: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT64: Final = range(-(2**63), 2**63)
 
 
 def field_path(name: str) -> str:
-    """A top-level field name as a Firestore field path (quoted unless simple)."""
+    """A stored top-level field name as a Firestore field path (quoted unless simple)."""
     if _SIMPLE_FIELD.fullmatch(name):
         return name
     escaped = name.replace("\\", "\\\\").replace("`", "\\`")
     return f"`{escaped}`"
+
+
+def _path_of(key: str) -> str | None:
+    """The field path of a caller's top-level key, or ``None`` if Firestore cannot be
+    asked about it: no field name fits, or the name is 1,500 bytes long (Firestore's
+    emulator refuses a query path of 1,500 bytes although it stores such a field)."""
+    name = field_name(key)
+    if name is None or len(name.encode("utf-8")) >= MAX_KEY_BYTES:
+        return None
+    return field_path(name)
+
+
+def _sendable(value: object) -> bool:
+    """Whether Firestore can hold ``value`` (else no stored value can equal it)."""
+    if type(value) is int:
+        return value in _INT64
+    if type(value) is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return False
+    return True
 
 
 def build_query(
@@ -47,7 +74,8 @@ def build_query(
     query: Query | None = None,
     keys_only: bool = False,
 ) -> Any:
-    """A raw ``StructuredQuery``: ``collection`` by id after ``after``, at most ``limit``."""
+    """A raw ``StructuredQuery``: ``collection`` by stored id after the stored id
+    ``after``, at most ``limit``."""
     structured = _StructuredQuery()
     structured.from_.add().collection_id = collection
     order = structured.order_by.add()
@@ -68,10 +96,14 @@ def build_query(
     return structured
 
 
-def _select(structured: Any, names: Iterable[str]) -> None:
+def _select(structured: Any, keys: Iterable[str]) -> None:
+    paths = [_path_of(key) for key in keys]
+    if None in paths:
+        return  # no projection on the server: the face projects what comes back
     structured.select.SetInParent()
-    for name in names:
-        structured.select.fields.add().field_path = field_path(name)
+    # The caller's id of a digest key, and keys too long for a field name, live here.
+    for path in (*paths, ORIGINAL_ID_FIELD, OVERFLOW_FIELD):
+        structured.select.fields.add().field_path = str(path)
 
 
 def _add_conditions(structured: Any, conditions: Iterable[Condition]) -> None:
@@ -88,12 +120,15 @@ def _add_conditions(structured: Any, conditions: Iterable[Condition]) -> None:
 
 
 def _server_side(condition: Condition) -> bool:
+    if _path_of(condition.field) is None or not all(map(_sendable, condition.values)):
+        return False
     # ``IN`` cannot hold null in Firestore: such a condition is only checked client-side.
     return len(condition.values) == 1 or all(value is not None for value in condition.values)
 
 
 def _fill_filter(target: Any, condition: Condition) -> None:
-    path = field_path(condition.field)
+    path = _path_of(condition.field)
+    assert path is not None  # _server_side() sends only conditions with a path
     if len(condition.values) == 1:
         (value,) = condition.values
         if value is None:

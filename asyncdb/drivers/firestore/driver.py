@@ -6,10 +6,12 @@ per 500 writes (it reports one status per write and is not atomic, so one confli
 only its document); ``scan`` and ``find`` one ``RunQuery`` per page. Collections need no
 creation in Firestore, so there is nothing to cache and no first-write retry.
 
-Revisions are the document's ``update_time`` (``_codec.format_revision``); conditional
-writes send it back as an ``update_time`` precondition, so the check is atomic on the
-server. The gRPC client belongs to one event loop; a driver used from several loops (the
-blocking facade's and the application's) keeps one connection per loop.
+Ids are mapped to Firestore document ids by ``_ids`` (natively valid ids as themselves),
+bodies by ``_codec``. Revisions are the document's ``update_time``
+(``_codec.format_revision``); conditional writes send it back as an ``update_time``
+precondition, so the check is atomic on the server. The gRPC client belongs to one event
+loop; a driver used from several loops (the blocking facade's and the application's) keeps
+one connection per loop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1 import types
 
@@ -33,16 +34,13 @@ from asyncdb.drivers.base import (
     WriteOutcome,
     WriteRequest,
 )
-from asyncdb.drivers.firestore import _errors
-from asyncdb.drivers.firestore._codec import (
-    decode_fields,
-    encode_fields,
-    format_revision,
-    parse_revision,
-)
+from asyncdb.drivers.firestore import _errors, _ids, _size
+from asyncdb.drivers.firestore._batch import MAX_BATCH_WRITES, batch_write
+from asyncdb.drivers.firestore._codec import format_revision, parse_revision
 from asyncdb.drivers.firestore._connection import Connection, ConnectionConfig, connect
 from asyncdb.drivers.firestore._queries import build_query
-from asyncdb.errors import BackendUnavailableError, ConflictError
+from asyncdb.drivers.firestore._records import addressable, fill_document, fill_write, record_of
+from asyncdb.errors import ConflictError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -59,13 +57,9 @@ logger = logging.getLogger("asyncdb")
 _GetDocumentRequest: Final[Any] = types.GetDocumentRequest.pb()
 _BatchGetDocumentsRequest: Final[Any] = types.BatchGetDocumentsRequest.pb()
 _CommitRequest: Final[Any] = types.CommitRequest.pb()
-_BatchWriteRequest: Final[Any] = types.BatchWriteRequest.pb()
 _RunQueryRequest: Final[Any] = types.RunQueryRequest.pb()
 _Write: Final[Any] = types.Write.pb()
-
-#: Firestore accepts at most 10 MiB per request; stay clear of it when packing writes.
-_MAX_REQUEST_BYTES: Final = 9 * 1024 * 1024
-_MAX_BATCH_WRITES: Final = 500
+_Document: Final[Any] = types.Document.pb()
 
 
 class FirestoreDriver(Driver):
@@ -81,7 +75,11 @@ class FirestoreDriver(Driver):
 
     name = "firestore"
     limits = DriverLimits(
-        max_get_batch=300, max_write_batch=_MAX_BATCH_WRITES, max_concurrency=8, scan_page_size=300
+        max_get_batch=300,
+        max_write_batch=MAX_BATCH_WRITES,
+        max_concurrency=8,
+        scan_page_size=300,
+        native_document_bytes=_size.NATIVE_DOCUMENT_BYTES,
     )
 
     def __init__(
@@ -196,15 +194,22 @@ class FirestoreDriver(Driver):
         return result
 
     @staticmethod
-    def _record(document: Any) -> Record:
-        doc_id = document.name.rpartition("/")[2]
-        return Record(doc_id, format_revision(document.update_time), decode_fields(document.fields))
+    def _name(conn: Connection, collection: str, doc_id: str) -> str:
+        return f"{conn.documents_path}/{collection}/{_ids.stored_id(doc_id)}"
+
+    def native_document_size(self, doc_id: str, body: Body) -> int:
+        """Firestore's storage size of the document as this driver stores it (``_size``);
+        the collection id counts at its longest (128 bytes), since it is not passed."""
+        key = _ids.stored_id(doc_id)
+        document = _Document()
+        fill_document(document, key, doc_id, body)
+        return _size.document_size(key, document.fields, _size.MAX_COLLECTION_ID_BYTES)
 
     # -- the four core operations ----------------------------------------------------------
     async def get(self, collection: str, doc_id: str) -> Record | None:
         conn = await self._connection()
         request = types.GetDocumentRequest.wrap(
-            _GetDocumentRequest(name=f"{conn.documents_path}/{collection}/{doc_id}")
+            _GetDocumentRequest(name=self._name(conn, collection, doc_id))
         )
 
         async def call() -> Any:
@@ -218,8 +223,9 @@ class FirestoreDriver(Driver):
         document = await self._call(f"get {collection}/{doc_id}", call)
         if document is None:
             return None
-        raw = types.Document.pb(document)
-        return Record(doc_id, format_revision(raw.update_time), decode_fields(raw.fields))
+        record = record_of(types.Document.pb(document))
+        # A digest key names the document only if it holds the very id asked for.
+        return record if record is not None and record.id == doc_id else None
 
     async def put(
         self,
@@ -232,40 +238,27 @@ class FirestoreDriver(Driver):
     ) -> str:
         conn = await self._connection()
         request = _CommitRequest(database=conn.database_path)
-        self._fill_write(request.writes.add(), conn, collection, doc_id, body, if_rev, if_absent)
+        fill_write(
+            request.writes.add(),
+            f"{conn.documents_path}/{collection}",
+            doc_id,
+            body,
+            if_rev,
+            if_absent,
+        )
         response = await self._retry.run(
             f"put {collection}/{doc_id}",
             lambda: self._commit(conn, request),
+            write=True,
             conflict_may_be_own=if_rev is not None or if_absent,
         )
         return format_revision(response.write_results[0].update_time)
-
-    @staticmethod
-    def _fill_write(
-        write: Any,
-        conn: Connection,
-        collection: str,
-        doc_id: str,
-        body: Body,
-        if_rev: str | None,
-        if_absent: bool,
-    ) -> None:
-        document = write.update
-        document.name = f"{conn.documents_path}/{collection}/{doc_id}"
-        encode_fields(body, document.fields)
-        if if_absent:
-            write.current_document.exists = False
-        elif if_rev is not None:
-            stamp = parse_revision(if_rev)
-            if stamp is None:  # not a revision this driver issued: it cannot be current
-                raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
-            write.current_document.update_time.CopyFrom(stamp)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         conn = await self._connection()
         request = _CommitRequest(database=conn.database_path)
         write = request.writes.add()
-        write.delete = f"{conn.documents_path}/{collection}/{doc_id}"
+        write.delete = self._name(conn, collection, doc_id)
         if if_rev is None:
             # exists=true makes Firestore tell whether there was a document (NOT_FOUND).
             write.current_document.exists = True
@@ -286,35 +279,50 @@ class FirestoreDriver(Driver):
                 return None  # stale revision, or no document at all: look
             return True
 
-        deleted: bool | None = await self._call(f"delete {collection}/{doc_id}", call)
+        where = f"delete {collection}/{doc_id}"
+        deleted, ambiguous = await self._retry.run_noting_ambiguity(where, call, write=True)
         if deleted is None:
-            return await self._missing_or_conflict(collection, doc_id)
-        return deleted
+            return await self._missing_or_conflict(collection, doc_id, where if ambiguous else None)
+        return bool(deleted)
 
-    async def _missing_or_conflict(self, collection: str, doc_id: str) -> bool:
+    async def _missing_or_conflict(
+        self, collection: str, doc_id: str, lost: str | None = None
+    ) -> bool:
         """After a failed ``update_time`` precondition: ``False`` if there is no document
-        (a missing document is not a conflict), else ``ConflictError``."""
+        (a missing document is not a conflict), else ``ConflictError`` — or, if an attempt
+        whose answer was lost (``lost``: where) may have deleted it before another program
+        created it again, ``WriteOutcomeUnknownError``."""
         if await self.get(collection, doc_id) is None:
             return False
+        if lost is not None:
+            raise _errors.outcome_unknown(lost)
         raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
         conn = await self._connection()
-        structured = build_query(conn.documents_path, collection, after=after, limit=limit)
-        documents = await self._run_query(conn, structured)
-        records = [self._record(document) for document in documents]
-        last_key = records[-1].id if records and len(records) >= limit else None
-        return ScanPage(records, last_key)
+        cursor = None if after is None else _ids.stored_id(after)
+        while True:
+            structured = build_query(conn.documents_path, collection, after=cursor, limit=limit)
+            documents = await self._run_query(conn, structured)
+            records = [record for record in map(addressable, documents) if record]
+            if len(documents) < limit:
+                return ScanPage(records, None)
+            if records:
+                # Resume after the last record returned: documents after it that no
+                # caller's id names are skipped again on the next page.
+                return ScanPage(records, records[-1].id)
+            cursor = documents[-1].name.rpartition("/")[2]
 
     # -- native fast paths -----------------------------------------------------------------
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
         if not ids:
             return {}
         conn = await self._connection()
-        prefix = f"{conn.documents_path}/{collection}/"
+        wanted = set(ids)
         request = types.BatchGetDocumentsRequest.wrap(
             _BatchGetDocumentsRequest(
-                database=conn.database_path, documents=[prefix + doc_id for doc_id in ids]
+                database=conn.database_path,
+                documents=[self._name(conn, collection, doc_id) for doc_id in ids],
             )
         )
 
@@ -326,8 +334,9 @@ class FirestoreDriver(Driver):
             async for response in stream:
                 raw = types.BatchGetDocumentsResponse.pb(response)
                 if raw.HasField("found"):
-                    record = self._record(raw.found)
-                    found[record.id] = record
+                    record = record_of(raw.found)
+                    if record is not None and record.id in wanted:
+                        found[record.id] = record
             return found
 
         result: dict[str, Record] = await self._call(f"get_many {collection}", call)
@@ -340,10 +349,9 @@ class FirestoreDriver(Driver):
         for index, request in enumerate(writes):
             write = _Write()
             try:
-                self._fill_write(
+                fill_write(
                     write,
-                    conn,
-                    collection,
+                    f"{conn.documents_path}/{collection}",
                     request.id,
                     request.body,
                     request.if_rev,
@@ -357,8 +365,15 @@ class FirestoreDriver(Driver):
         def succeeded(index: int, result: Any) -> None:
             outcomes[index].rev = format_revision(result.update_time)
 
-        await self._batch_write(
-            conn, f"put_many {collection}", prepared, outcomes, succeeded, conditional=True
+        await batch_write(
+            conn,
+            self._retry,
+            self._timeout,
+            f"put_many {collection}",
+            prepared,
+            outcomes,
+            succeeded,
+            conditional=True,
         )
         return outcomes
 
@@ -370,7 +385,7 @@ class FirestoreDriver(Driver):
         prepared: list[tuple[int, Any]] = []
         to_check: list[int] = []  # stale or missing: a missing document is a success
         for index, request in enumerate(deletes):
-            write = _Write(delete=f"{conn.documents_path}/{collection}/{request.id}")
+            write = _Write(delete=self._name(conn, collection, request.id))
             if request.if_rev is not None:
                 stamp = parse_revision(request.if_rev)
                 if stamp is None:
@@ -379,7 +394,10 @@ class FirestoreDriver(Driver):
                 write.current_document.update_time.CopyFrom(stamp)
             prepared.append((index, write))
 
-        await self._batch_write(conn, f"delete_many {collection}", prepared, outcomes, None)
+        where = f"delete_many {collection}"
+        maybe_applied = await batch_write(
+            conn, self._retry, self._timeout, where, prepared, outcomes, None
+        )
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome.error, ConflictError):
                 outcome.error = None
@@ -387,70 +405,17 @@ class FirestoreDriver(Driver):
         if to_check:
             present = await self.get_many(collection, [deletes[index].id for index in to_check])
             for index in to_check:
-                if deletes[index].id in present:
+                doc_id = deletes[index].id
+                if doc_id not in present:
+                    continue
+                if index in maybe_applied:
+                    # A lost attempt may have deleted it before somebody created it again.
+                    outcomes[index].error = _errors.outcome_unknown(f"{where} {doc_id!r}")
+                else:
                     outcomes[index].error = ConflictError(
-                        f"stale revision for document {deletes[index].id!r} in {collection!r}"
+                        f"stale revision for document {doc_id!r} in {collection!r}"
                     )
         return outcomes
-
-    async def _batch_write(
-        self,
-        conn: Connection,
-        where: str,
-        prepared: list[tuple[int, Any]],
-        outcomes: list[WriteOutcome],
-        succeeded: Callable[[int, Any], None] | None,
-        *,
-        conditional: bool = False,
-    ) -> None:
-        """Send ``prepared`` writes with ``BatchWrite``; retry the transient per-write
-        failures; record every write's outcome. ``conditional``: a conflict after an
-        ambiguous attempt of the RPC may be that attempt's own write (outcome unknown);
-        deletes pass False, because they read back what a conflict means."""
-        pending = prepared
-        attempt = 0
-        while pending:
-            retry: list[tuple[int, Any]] = []
-            for chunk in _pack(pending):
-                request = _BatchWriteRequest(database=conn.database_path)
-                request.writes.extend([write for _, write in chunk])
-                wrapped = types.BatchWriteRequest.wrap(request)
-
-                async def call(wrapped: Any = wrapped) -> Any:
-                    response = await conn.client.batch_write(
-                        request=wrapped,
-                        retry=None,
-                        timeout=self._timeout,
-                        metadata=conn.metadata,
-                    )
-                    return types.BatchWriteResponse.pb(response)
-
-                response, ambiguous = await self._retry.run_noting_ambiguity(where, call)
-                for (index, write), status, result in zip(
-                    chunk, response.status, response.write_results, strict=True
-                ):
-                    if status.code == _errors.OK:
-                        outcomes[index].error = None
-                        if succeeded is not None:
-                            succeeded(index, result)
-                    elif status.code in _errors.TRANSIENT_CODES:
-                        retry.append((index, write))
-                        outcomes[index].error = BackendUnavailableError(
-                            f"{where}: {outcomes[index].id!r} was not written ({status.message})"
-                        )
-                    elif conditional and ambiguous and status.code in _errors.CONFLICT_CODES:
-                        outcomes[index].error = _errors.outcome_unknown(
-                            f"{where} {outcomes[index].id!r}"
-                        )
-                    else:
-                        outcomes[index].error = _errors.error_for_status(
-                            status.code, status.message, f"{where} {outcomes[index].id!r}"
-                        )
-            if not retry or attempt >= self._retry.max_retries:
-                return
-            await anyio.sleep(self._retry.delay(attempt))
-            attempt += 1
-            pending = retry
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         conn = await self._connection()
@@ -467,8 +432,8 @@ class FirestoreDriver(Driver):
             )
             documents = await self._run_query(conn, structured)
             for document in documents:
-                record = self._record(document)
-                if query.matches(record.body):
+                record = addressable(document)
+                if record is not None and query.matches(record.body):
                     matches.append(record)
             if len(documents) < wanted or (limit is not None and len(matches) >= limit):
                 return matches
@@ -506,7 +471,7 @@ class FirestoreDriver(Driver):
                 conn.documents_path,
                 collection,
                 after=None,
-                limit=_MAX_BATCH_WRITES,
+                limit=MAX_BATCH_WRITES,
                 keys_only=True,
             )
             documents = await self._run_query(conn, structured)
@@ -514,26 +479,17 @@ class FirestoreDriver(Driver):
                 return
             prepared = [(index, _Write(delete=doc.name)) for index, doc in enumerate(documents)]
             outcomes = [WriteOutcome(doc.name) for doc in documents]
-            await self._batch_write(conn, f"drop_collection {collection}", prepared, outcomes, None)
+            await batch_write(
+                conn,
+                self._retry,
+                self._timeout,
+                f"drop_collection {collection}",
+                prepared,
+                outcomes,
+                None,
+            )
             for outcome in outcomes:
                 if outcome.error is not None:
                     raise outcome.error
-            if len(documents) < _MAX_BATCH_WRITES:
+            if len(documents) < MAX_BATCH_WRITES:
                 return
-
-
-def _pack(writes: list[tuple[int, Any]]) -> list[list[tuple[int, Any]]]:
-    """Split writes into requests of at most 500 writes and about 9 MiB."""
-    chunks: list[list[tuple[int, Any]]] = []
-    current: list[tuple[int, Any]] = []
-    size = 0
-    for item in writes:
-        item_size = item[1].ByteSize()
-        if current and (len(current) >= _MAX_BATCH_WRITES or size + item_size > _MAX_REQUEST_BYTES):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(item)
-        size += item_size
-    if current:
-        chunks.append(current)
-    return chunks
