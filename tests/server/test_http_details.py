@@ -8,6 +8,8 @@ import json
 import httpx
 import pytest
 
+from asyncdb import DatabaseService
+
 
 @pytest.mark.parametrize("doc_id", ["a/b", "a/b/c", "_design/x", "/lead", "trail/", "_find"])
 async def test_ids_with_a_slash_work_percent_encoded(
@@ -116,6 +118,9 @@ async def test_a_well_formed_stale_entity_tag_is_still_412(client: httpx.AsyncCl
     assert response.status_code == 412
 
 
+JSON = "application/json"
+
+
 def _raw_json(text: str) -> bytes:
     # json.dumps escapes a lone surrogate as \\udXXX: what a client may send.
     return text.encode("ascii")
@@ -173,3 +178,24 @@ async def test_a_bad_collection_name_gets_the_contract_message(client: httpx.Asy
         "message": "invalid collection name 'Agents': use 3 to 64 characters a-z, 0-9, '_' or "
         "'-', starting with a letter",
     }
+
+
+async def test_a_lone_surrogate_id_never_reaches_the_driver(
+    client: httpx.AsyncClient, service: DatabaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Refused before any I/O, so the answer is the same 422 on every backend.
+    async def no_io(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the driver was called")
+
+    for name in ("get", "put", "delete", "get_many", "put_many", "delete_many", "scan"):
+        monkeypatch.setattr(service.driver, name, no_io)
+    for path, body in [
+        ("_bulk_save", '{"documents": [{"_id": "ok"}, {"_id": "\\ud800"}]}'),
+        ("_bulk_delete", '{"ids": ["ok", "\\ud800"]}'),
+    ]:
+        response = await client.post(
+            f"/v1/notes/{path}",
+            content=_raw_json(body),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
