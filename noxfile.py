@@ -17,7 +17,7 @@ nox.options.reuse_venv = "yes"
 PYTHON = "3.11"
 #: ``nox -s faults``: a long run (each can still be overridden from the environment).
 LONG_FAULT_RUN = {
-    "ASYNCDB_FAULT_OPERATIONS": "4000",
+    "ASYNCDB_FAULT_OPERATIONS": "20000",
     "ASYNCDB_FAULT_SECONDS": "90",
     "ASYNCDB_FAULT_TASKS": "30",
     "ASYNCDB_FAULT_THREADS": "8",

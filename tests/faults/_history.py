@@ -117,12 +117,18 @@ class History:
     def counts(self) -> Counter[str]:
         return Counter(op.outcome for op in self.ops if op.kind != "read")
 
-    def excerpt(self, doc_id: str, limit: int = 12) -> str:
-        """The writes of one document, for a violation's message."""
+    def excerpt(
+        self, doc_id: str, limit: int = 12, around: tuple[float, float] | None = None
+    ) -> str:
+        """The writes of one document, for a violation's message: the last ``limit``, or
+        the ones that overlap the time window ``around``."""
+        writes = self.writes.get(doc_id, [])
+        if around is not None:
+            writes = [w for w in writes if w.op.end >= around[0] and w.op.start <= around[1]]
         lines = [
             f"  {w.op.op_id} {w.op.kind} by {w.op.writer} [{w.op.start:.3f}-{w.op.end:.3f}s]"
             f" tag={w.tag} base={w.conditional_on} -> {w.outcome} {w.op.error} rev={w.rev}"
-            for w in self.writes.get(doc_id, [])[-limit:]
+            for w in writes[-limit:]
         ]
         return "\n".join(lines)
 
@@ -234,7 +240,7 @@ class History:
         write; no two acknowledged conditional writes rest on one revision."""
         writes = self.writes.get(register_id, [])
         started = {w.tag: w for w in writes if w.outcome in {"acked", "unknown"}}
-        refused = {w.tag for w in writes if w.outcome == "failed"}
+        refused = {w.tag: w for w in writes if w.outcome == "failed"}
         tag = None if final is None else final.get("tag")
         if tag != initial:
             source = started.get(str(tag))
@@ -256,9 +262,11 @@ class History:
             source = started.get(op.value)
             if source is None:
                 how = "was refused" if op.value in refused else "was never written"
+                since = refused[op.value].op.start if op.value in refused else op.start - 1
                 self.violate(
-                    f"read {op.op_id} by {op.writer} returned {op.value}, which {how}\n"
-                    + self.excerpt(register_id)
+                    f"read {op.op_id} by {op.writer} [{op.start:.3f}-{op.end:.3f}s] returned "
+                    f"{op.value} (rev {op.rev}), which {how}\n"
+                    + self.excerpt(register_id, limit=30, around=(since, op.end))
                 )
             elif source.op.start > op.end:
                 self.violate(f"read {op.op_id} returned {op.value} before its write started")

@@ -44,10 +44,10 @@ class Knobs:
         seed = env.get("ASYNCDB_FAULT_SEED")
         return cls(
             seed=int(seed) if seed else random.SystemRandom().randrange(2**32),
-            operations=int(env.get("ASYNCDB_FAULT_OPERATIONS", "600")),
+            operations=int(env.get("ASYNCDB_FAULT_OPERATIONS", "2000")),
             seconds=float(env.get("ASYNCDB_FAULT_SECONDS", "15")),
-            tasks=int(env.get("ASYNCDB_FAULT_TASKS", "8")),
-            threads=int(env.get("ASYNCDB_FAULT_THREADS", "3")),
+            tasks=int(env.get("ASYNCDB_FAULT_TASKS", "16")),
+            threads=int(env.get("ASYNCDB_FAULT_THREADS", "4")),
         )
 
 

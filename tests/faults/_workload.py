@@ -189,14 +189,14 @@ class Writer:
         return op, write, {**_body(REGISTER, op_id, self.name), "_rev": base}
 
     def _bulk(self, op_id: str) -> tuple[Op, list[Write], list[dict[str, Any]], str | None]:
-        """3 to 8 documents: new ones, owned ones rewritten on their current revision, and
+        """4 to 16 documents: new ones, owned ones rewritten on their current revision, and
         at most one on a revision it has already replaced (which must be refused)."""
         op = self.history.begin(op_id, "bulk", self.name)
         writes: list[Write] = []
         docs: list[dict[str, Any]] = []
         stale: str | None = None
         chosen: set[str] = set()
-        for index in range(self.rng.randint(3, 8)):
+        for index in range(self.rng.randint(4, 16)):
             tag = f"{op_id}/{index}"
             candidates = sorted(set(self.owned) - chosen)
             roll = self.rng.random()
@@ -205,14 +205,14 @@ class Writer:
                 doc_id = self.rng.choice(candidates)
                 rev = self.owned[doc_id].previous
                 if rev is None:
-                    doc_id, rev = f"b.{tag}", None
+                    doc_id, rev = f"b.{op_id}-{index}", None
                 else:
                     stale = doc_id
             elif candidates and roll < 0.6:
                 doc_id = self.rng.choice(candidates)
                 rev = self.owned[doc_id].rev
             else:
-                doc_id = f"b.{tag}"
+                doc_id = f"b.{op_id}-{index}"
             chosen.add(doc_id)
             body = _body(doc_id, tag, self.name)
             if rev is not None:
