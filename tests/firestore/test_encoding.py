@@ -188,3 +188,15 @@ async def test_arrays_in_arrays_written_by_an_earlier_version_still_read(
     assert_same_json(
         doc, {"_id": "old", "_rev": doc["_rev"], "grid": [[1, 2.0], "x"], "deep": {"a": [[]]}}
     )
+
+
+async def test_find_on_strings_longer_than_firestore_compares(
+    db: DatabaseService, collection: str
+) -> None:
+    # Firestore's filters consider only a string's first 1,500 bytes; the re-check makes
+    # the answer exact.
+    head = "s" * 1500
+    one = await db.save(collection, "one", {"v": head + "one"})
+    await db.save(collection, "two", {"v": head + "two"})
+    assert await db.find(collection, {"v": head + "one"}) == [one]
+    assert await db.find(collection, {"v": {"$in": [head + "one", head]}}) == [one]

@@ -6,9 +6,10 @@ stored document, so a scan resumes correctly even after that document was delete
 ``find`` sends its conditions as ``==`` / ``IN`` / ``IS NULL`` filters on the stored
 (escaped) field names; Firestore compares them type-strictly like the contract
 (``1 == 1.0``, ``true != 1``), and the driver checks every answer again with
-``Query.matches`` anyway. A condition Firestore cannot be asked (a value it cannot hold,
-``IN`` with null, a field path over 1,500 bytes, a key kept in ``_asyncdb_fields``) is left
-to that re-check alone, so such a ``find`` is slower but never wrong or refused.
+``Query.matches`` anyway. A condition Firestore cannot be asked (a value it cannot hold or
+a string of 1,500 bytes or more, ``IN`` with null, a 1,500-byte field path, a key kept in
+``_asyncdb_fields``) is left to that re-check alone, so such a ``find`` is slower but never
+wrong or refused.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ def _path_of(key: str) -> str | None:
 
 
 def _sendable(value: object) -> bool:
-    """Whether Firestore can hold ``value`` (else no stored value can equal it)."""
+    """Whether Firestore takes ``value`` in a filter: it holds no int beyond 64 bits and no
+    lone surrogate, and refuses a query string of 1,500 bytes or more (it compares only a
+    string's first 1,500 bytes anyway)."""
     if type(value) is int:
         return value in _INT64
     if type(value) is str:
         try:
-            value.encode("utf-8")
+            return len(value.encode("utf-8")) < MAX_KEY_BYTES
         except UnicodeEncodeError:  # a lone surrogate
             return False
     return True
