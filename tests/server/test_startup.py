@@ -103,6 +103,25 @@ async def test_an_unreachable_dynamodb_is_a_warning_naming_what_to_check(
     assert "answer 503" in caplog.text
 
 
+async def test_a_mistyped_region_is_a_warning_naming_the_region_and_endpoint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pytest.importorskip("aioboto3")
+    settings = Settings(
+        database_provider="dynamodb",
+        dynamodb_region="us-esat-1",  # no such region: its endpoint's name does not resolve
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        max_retries=0,
+        request_timeout=5,
+    )
+    with caplog.at_level(logging.WARNING, logger="asyncdb"):
+        await probe(settings)
+    assert "DYNAMODB_REGION='us-esat-1' (a region AWS does not list)" in caplog.text
+    assert "endpoint AWS's endpoint for us-esat-1" in caplog.text
+    assert "check DYNAMODB_REGION and DYNAMODB_ENDPOINT_URL" in caplog.text
+
+
 def test_a_mistyped_region_is_named_in_the_warning() -> None:
     pytest.importorskip("botocore")
     from asyncdb.server.preflight import _where
