@@ -76,7 +76,7 @@ def load_provider(name: str) -> type[Driver]:
             raise ConfigurationError(
                 f"provider {name!r} points at {target!r}, which cannot be imported: {exc}"
             ) from exc
-        hint = f": pip install 'asyncdb[{extra}]'" if extra else ""
+        hint = f": pip install 'asyncdb-documents[{extra}]'" if extra else ""
         raise ConfigurationError(
             f"provider {name!r} needs a client library that is not installed{hint} ({missing})"
         ) from exc

@@ -199,7 +199,7 @@ def test_a_built_in_whose_library_is_missing_names_the_pip_extra(
     with pytest.raises(ConfigurationError) as caught:
         create_database_service(Settings(database_provider="ghostdb"))
     message = str(caught.value)
-    assert "pip install 'asyncdb[ghost]'" in message
+    assert "pip install 'asyncdb-documents[ghost]'" in message
     assert "asyncdb_no_such_module_4712" in message
 
 
