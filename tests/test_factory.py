@@ -211,7 +211,7 @@ def test_a_missing_built_in_replaced_in_place_names_its_extra(
         "firestore",
         ("asyncdb_no_such_module_4713:FirestoreDriver", "firestore"),
     )
-    with pytest.raises(ConfigurationError, match=r"pip install 'asyncdb\[firestore\]'"):
+    with pytest.raises(ConfigurationError, match=r"pip install 'asyncdb-documents\[firestore\]'"):
         load_provider("firestore")
 
 
