@@ -107,19 +107,24 @@ def encode_document(body: Mapping[str, Any], fields: Any) -> None:
         fields[OVERFLOW_FIELD].bytes_value = _tagged(JSON_PREFIX, overflow)
 
 
-def _nested_names(body: Mapping[str, Any], path: int) -> list[tuple[str, int]] | None:
-    """Each key's field name and field path length inside a map whose own path is
-    ``path`` bytes long; ``None`` if one does not fit Firestore's 1,500 bytes."""
-    names: list[tuple[str, int]] = []
-    for key in body:
-        name = field_name(key)
-        if name is None:
-            return None
-        child = path + 1 + _utf8_length(name)
+def _encode_map(value: Mapping[str, Any], out: Any, depth: int, path: int) -> bool:
+    """Write ``value`` as a native map into ``out``; ``False`` (``out`` left unset) if a
+    key does not fit: its field path would pass 1,500 bytes, once ``.``-joined to
+    ``path`` (the map's own path length)."""
+    target = out.map_value
+    target.SetInParent()  # an empty map is still a map, not an unset value
+    fields = target.fields
+    for key, item in value.items():
+        start = key[:2]
+        # Inline for speed: the common key is stored as itself (see field_name).
+        if start == KEY_ESCAPE or not key or (start == "__" and _RESERVED_NAME.fullmatch(key)):
+            key = KEY_ESCAPE + key
+        child = path + 1 + (len(key) if key.isascii() else len(key.encode("utf-8")))
         if child > MAX_KEY_BYTES:
-            return None
-        names.append((name, child))
-    return names
+            out.ClearField("map_value")
+            return False
+        encode_value(item, fields[key], in_array=False, depth=depth + 1, path=child)
+    return True
 
 
 def _tagged(prefix: bytes, value: Any) -> bytes:
@@ -142,15 +147,8 @@ def encode_value(value: Any, out: Any, *, in_array: bool, depth: int = 1, path: 
     elif value is None:
         out.null_value = _NULL_VALUE
     elif kind is dict:
-        names = _nested_names(value, path) if depth <= MAX_NATIVE_DEPTH else None
-        if names is None:
+        if depth > MAX_NATIVE_DEPTH or not _encode_map(value, out, depth, path):
             out.bytes_value = _tagged(JSON_PREFIX, value)
-            return
-        target = out.map_value
-        target.SetInParent()  # an empty map is still a map, not an unset value
-        fields = target.fields
-        for item, (name, child) in zip(value.values(), names, strict=True):
-            encode_value(item, fields[name], in_array=False, depth=depth + 1, path=child)
     elif kind is list or kind is tuple:
         if in_array:
             # Firestore refuses arrays in arrays: store this one as tagged JSON bytes.
@@ -190,7 +188,10 @@ def decode_document(fields: Any) -> dict[str, Any]:
 
 def decode_fields(fields: Any) -> dict[str, Any]:
     """A map's protobuf fields as a fresh JSON object (keys unescaped)."""
-    return {_key_of(key): decode_value(value) for key, value in fields.items()}
+    return {
+        (key if key[:2] != KEY_ESCAPE else key[2:]): decode_value(value)
+        for key, value in fields.items()
+    }
 
 
 def decode_value(value: Any) -> Any:
@@ -219,7 +220,10 @@ def _decode_map(value: Any) -> Any:
     if kind is not None and kind.string_value == "__vector__" and "value" in fields:
         # A Firestore vector (written by another tool) is a list of floats in JSON.
         return [decode_value(item) for item in fields["value"].array_value.values]
-    return {_key_of(key): decode_value(item) for key, item in fields.items()}
+    return {
+        (key if key[:2] != KEY_ESCAPE else key[2:]): decode_value(item)
+        for key, item in fields.items()
+    }
 
 
 def _decode_timestamp(value: Any) -> str:
