@@ -44,21 +44,22 @@ def fill_document(document: Any, key: str, doc_id: str, body: Body) -> None:
 
 def fill_write(
     write: Any,
-    collection_path: str,
+    documents_path: str,
+    collection: str,
     doc_id: str,
     body: Body,
     if_rev: str | None,
     if_absent: bool,
 ) -> None:
-    """A full replace of ``doc_id`` under ``collection_path``, with its precondition."""
+    """A full replace of ``doc_id`` in ``collection``, with its precondition."""
     document = write.update
     key = _ids.stored_id(doc_id)
-    document.name = f"{collection_path}/{key}"
+    document.name = f"{documents_path}/{collection}/{key}"
     fill_document(document, key, doc_id, body)
     if if_absent:
         write.current_document.exists = False
     elif if_rev is not None:
         stamp = parse_revision(if_rev)
         if stamp is None:  # not a revision this driver issued: it cannot be current
-            raise ConflictError(f"stale revision for document {doc_id!r} in {collection_path!r}")
+            raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
         write.current_document.update_time.CopyFrom(stamp)

@@ -240,7 +240,8 @@ class FirestoreDriver(Driver):
         request = _CommitRequest(database=conn.database_path)
         fill_write(
             request.writes.add(),
-            f"{conn.documents_path}/{collection}",
+            conn.documents_path,
+            collection,
             doc_id,
             body,
             if_rev,
@@ -351,7 +352,8 @@ class FirestoreDriver(Driver):
             try:
                 fill_write(
                     write,
-                    f"{conn.documents_path}/{collection}",
+                    conn.documents_path,
+                    collection,
                     request.id,
                     request.body,
                     request.if_rev,
