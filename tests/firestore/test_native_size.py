@@ -8,12 +8,16 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from google.cloud.firestore_v1 import types
 
 from asyncdb.drivers.firestore import FirestoreDriver
+from asyncdb.drivers.firestore._codec import encode_document
+from asyncdb.drivers.firestore._size import document_size
 from asyncdb.errors import DocumentTooLargeError
 from asyncdb.service import DatabaseService
 from tests.servers.firestore import TEST_PROJECT
 
+_Document = types.Document.pb()
 LIMIT = 1_048_576
 #: Document name: the collection id at its longest (128 bytes) + 1, the id + 1, and 16.
 NAME = 129 + 16
@@ -102,3 +106,28 @@ async def test_one_byte_more_is_refused_before_any_io(
     result = await service.save_many(items, [{"_id": "big", **filler("big", LIMIT + 1)}])
     assert [type(outcome.error) for outcome in result.failed] == [DocumentTooLargeError]
     assert await service.get_many(items, ["big"]) == {"big": None}
+
+
+async def test_the_measure_is_firestores_to_the_byte(firestore_host: str) -> None:
+    # Measured with the real collection id, a document of exactly 1 MiB is stored and one
+    # byte more is refused by the emulator itself (the face is bypassed here).
+    driver = FirestoreDriver(project=TEST_PROJECT, emulator_host=firestore_host)
+    collection = f"t{secrets.token_hex(5)}_items"
+    try:
+        for extra, fits in [(0, True), (1, False)]:
+            body = {"more": "m" * 600_000, "text": ""}
+            document = _Document()
+            encode_document(body, document.fields)
+            body["text"] = "t" * (
+                LIMIT + extra - document_size("k", document.fields, len(collection))
+            )
+            if fits:
+                await driver.put(collection, "k", body)
+                record = await driver.get(collection, "k")
+                assert record is not None and record.body == body
+            else:
+                with pytest.raises(DocumentTooLargeError):
+                    await driver.put(collection, "k", body)
+    finally:
+        await driver.drop_collection(collection)
+        await driver.aclose()

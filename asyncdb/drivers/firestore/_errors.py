@@ -80,7 +80,13 @@ _AMBIGUOUS: Final = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.Intern
 #: gRPC's words for a call that never left the client: no connection could be made.
 _NOT_SENT: Final = "failed to connect to all addresses"
 #: Phrases Firestore uses when a document or request is over its size limits.
-_SIZE_HINTS: Final = ("too big", "too large", "exceeds the maximum", "maximum allowed size")
+_SIZE_HINTS: Final = (
+    "too big",
+    "too large",
+    "exceeds the maximum",
+    "maximum allowed size",
+    "maximum entity size",
+)
 
 
 def _is_too_large(message: str) -> bool:
