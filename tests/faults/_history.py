@@ -3,8 +3,12 @@
 Outcomes, as the caller sees them:
 - ``acked``: the call returned; the write happened (or the read returned this value);
 - ``failed``: a known refusal — ``ConflictError``, ``NotFoundError``: nothing was written;
-- ``unknown``: ``WriteOutcomeUnknownError``, or any other unavailability after the request
-  may have been sent (``BackendUnavailableError``, a ``BackendError``): either may be true;
+- ``unknown``: ``WriteOutcomeUnknownError``, or a ``BackendError`` that is not an
+  unavailability: either may be true;
+- ``unavailable``: a plain ``BackendUnavailableError``. It counts as unknown for the
+  counter's bounds, but a write that raised it must not have been applied: the library
+  raises ``WriteOutcomeUnknownError`` whenever an attempt may have landed (issue 10, item
+  8), so a plain "unavailable" found applied is a misreport;
 - ``foreign``: an exception outside asyncdb's hierarchy — always a defect.
 """
 
@@ -19,13 +23,17 @@ from typing import Any
 from asyncdb.errors import (
     AsyncDBError,
     BackendError,
+    BackendUnavailableError,
     ConflictError,
     NotFoundError,
     ServiceClosedError,
+    WriteOutcomeUnknownError,
 )
 
 __all__ = ["History", "Op", "Write", "classify"]
 
+#: Outcomes that say the write did not happen.
+_NOT_APPLIED = frozenset({"failed", "unavailable"})
 #: No single call may take longer than this, whatever the faults (nothing hangs).
 MAX_CALL_SECONDS = 60.0
 
@@ -44,6 +52,8 @@ def classify(exc: BaseException | None) -> str:
         return "failed"
     if isinstance(exc, ServiceClosedError):
         return "foreign"  # the run never closes its services while writers run
+    if isinstance(exc, BackendUnavailableError) and not isinstance(exc, WriteOutcomeUnknownError):
+        return "unavailable"
     if isinstance(exc, BackendError):
         return "unknown"
     if isinstance(exc, AsyncDBError):
@@ -154,17 +164,17 @@ class History:
         lost = sorted(
             i for i, outcome in by_outcome.items() if outcome == "acked" and i not in seen
         )
-        refused = sorted(i for i in seen if by_outcome.get(i) == "failed")
+        refused = sorted(i for i in seen if by_outcome.get(i) in _NOT_APPLIED)
         stranger = sorted(i for i in seen if i not in by_outcome)
         acked = sum(1 for o in by_outcome.values() if o == "acked")
-        unknown = sum(1 for o in by_outcome.values() if o == "unknown")
+        unknown = sum(1 for o in by_outcome.values() if o in {"unknown", "unavailable"})
         ops = {op.op_id: op for op in updates}
         for op_id in doubled:
             self.violate(f"update applied {seen[op_id]} times: {_shown(ops[op_id])}")
         for op_id in lost:
             self.violate(f"update acknowledged but not applied: {_shown(ops[op_id])}")
         for op_id in refused:
-            self.violate(f"update reported as failed but applied: {_shown(ops[op_id])}")
+            self.violate(f"update reported as not applied but applied: {_shown(ops[op_id])}")
         for op_id in stranger:
             self.violate(f"the counter holds {op_id}, which no update wrote")
         revs = Counter(op.rev for op in updates if op.outcome == "acked")
@@ -198,7 +208,7 @@ class History:
             allowed = {w.tag for w in writes[last_acked + 1 :] if w.outcome == "unknown"}
             if last_acked >= 0:
                 allowed.add(writes[last_acked].tag)
-            refused = {w.tag for w in writes if w.outcome == "failed"}
+            refused = {w.tag for w in writes if w.outcome in _NOT_APPLIED}
             tag = None if doc is None else doc.get("tag")
             if doc is not None and doc.get("owner") != doc_id:
                 self.violate(
@@ -240,7 +250,7 @@ class History:
         write; no two acknowledged conditional writes rest on one revision."""
         writes = self.writes.get(register_id, [])
         started = {w.tag: w for w in writes if w.outcome in {"acked", "unknown"}}
-        refused = {w.tag: w for w in writes if w.outcome == "failed"}
+        refused = {w.tag: w for w in writes if w.outcome in _NOT_APPLIED}
         tag = None if final is None else final.get("tag")
         if tag != initial:
             source = started.get(str(tag))

@@ -94,8 +94,14 @@ async def run(target: Target, knobs: Knobs) -> Report:
         for thread in threads:
             thread.start()
         try:
-            await asyncio.gather(*(w.run_async(db, budget) for w in writers))
-            await asyncio.to_thread(_join, threads, knobs.seconds + 2 * MAX_CALL_SECONDS)
+            bound = knobs.seconds + 2 * MAX_CALL_SECONDS
+            try:
+                # Bounded, so that a call that hangs fails the run instead of stalling CI.
+                async with asyncio.timeout(bound):
+                    await asyncio.gather(*(w.run_async(db, budget) for w in writers))
+            except TimeoutError:
+                history.violate(f"the async writers had not finished after {bound:.0f}s")
+            await asyncio.to_thread(_join, threads, bound)
         finally:
             budget.stop()
             done.set()
@@ -184,6 +190,7 @@ def _figures(report: Report, target: Target) -> dict[str, Any]:
         "acked": counts["acked"],
         "failed": counts["failed"],
         "unknown": counts["unknown"],
+        "unavailable": counts["unavailable"],
         "lost": found.get("lost", 0) + found.get("documents_lost", 0),
         "doubled": found.get("doubled", 0),
         "misreported": found.get("misreported", 0) + found.get("documents_misreported", 0),

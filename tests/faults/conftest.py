@@ -14,7 +14,16 @@ import pytest
 from tests.servers._process import REPO_ROOT
 
 _FIGURES: list[dict[str, Any]] = []
-_COLUMNS = ["operations", "acked", "failed", "unknown", "lost", "doubled", "misreported"]
+_COLUMNS = [
+    "operations",
+    "acked",
+    "failed",
+    "unknown",
+    "unavailable",
+    "lost",
+    "doubled",
+    "misreported",
+]
 
 
 @pytest.fixture

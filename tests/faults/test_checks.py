@@ -17,7 +17,7 @@ def test_outcomes_are_classified_as_the_caller_sees_them() -> None:
     assert classify(None) == "acked"
     assert classify(ConflictError("stale")) == "failed"
     assert classify(WriteOutcomeUnknownError("lost")) == "unknown"
-    assert classify(BackendUnavailableError("down")) == "unknown"
+    assert classify(BackendUnavailableError("down")) == "unavailable"
     assert classify(RuntimeError("boom")) == "foreign"
 
 
@@ -128,3 +128,12 @@ def test_a_register_overtaken_by_a_later_acknowledged_write_is_found() -> None:
     _cas(history, "v2", "2-b", None)
     history.check_register("register", "initial", {"tag": "v1"})
     assert any("acknowledged after it" in v for v in history.violations)
+
+
+def test_a_plain_unavailable_write_found_applied_is_misreported() -> None:
+    history = History()
+    _update(history, "w.1", BackendUnavailableError("retries ran out"))
+    assert history.check_counter({"n": 1, "ops": ["w.1"]})["misreported"] == 1
+    history = History()
+    _written(history, "s.1", "t1", BackendUnavailableError("retries ran out"), "")
+    assert history.check_documents({"s.1": _doc("s.1", "t1", "1-a")}, set())["misreported"] == 1
