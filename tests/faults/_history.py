@@ -222,7 +222,7 @@ class History:
             elif tag is not None and tag in refused:
                 misreported += 1
                 self.violate(
-                    f"{doc_id}: holds {tag}, whose write was reported as failed\n"
+                    f"{doc_id}: holds {tag}, whose write was reported as not applied\n"
                     + self.excerpt(doc_id)
                 )
             elif tag is not None and tag not in allowed:
