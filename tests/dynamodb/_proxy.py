@@ -3,13 +3,18 @@
 Every request passes through ``handler(operation, payload, forward)``; the default just
 forwards. A test swaps in a handler that answers with an error (throttling, auth), or
 forwards a reduced request and reports the rest as unprocessed, exactly as DynamoDB may.
-``calls`` lists the operation of every request, in order.
+A handler that raises ``DropAnswer`` closes the connection without any answer: raised
+after ``forward``, the server has acted and the client never hears of it; together with
+``proxy.later(delay, forward(payload))`` the request reaches the server only after the
+client has given up on it (a stall, then a late delivery). ``calls`` lists the operation
+of every request, in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -22,6 +27,10 @@ Forward = Callable[[dict[str, Any]], Awaitable[Reply]]
 Handler = Callable[[str, dict[str, Any], Forward], Awaitable[Reply]]
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+class DropAnswer(Exception):
+    """Raised by a handler: the client's connection is closed without an answer."""
 
 
 def error_reply(code: str, message: str, status: int = 400) -> Reply:
@@ -43,6 +52,7 @@ class FaultProxy:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._late: set[asyncio.Task[Any]] = set()
 
     def count(self, operation: str) -> int:
         return self.calls.count(operation)
@@ -58,7 +68,24 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{port}"
         return self
 
+    def later(self, delay: float, delivery: Coroutine[Any, Any, Reply]) -> None:
+        """Run ``delivery`` (a ``forward(...)``) after ``delay`` seconds, in the background."""
+
+        async def deliver() -> None:
+            await asyncio.sleep(delay)
+            await delivery
+
+        task = asyncio.get_running_loop().create_task(deliver())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+
+    async def settle(self) -> None:
+        """Wait until every late delivery has reached the server."""
+        while self._late:
+            await asyncio.gather(*self._late)
+
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.settle()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
@@ -82,7 +109,12 @@ class FaultProxy:
             ) as response:
                 return response.status, json.loads(await response.read() or b"{}")
 
-        status, body = await self.handler(operation, payload, forward)
+        try:
+            status, body = await self.handler(operation, payload, forward)
+        except DropAnswer:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the closed connection
         return web.Response(
             status=status, body=json.dumps(body).encode(), content_type=CONTENT_TYPE
         )

@@ -111,8 +111,7 @@ async def test_number_edge_cases_round_trip_with_exact_types(db: DatabaseService
         (1, True, False),
         (True, 1, False),
         (0, None, False),
-        (2.0**200, 2**200, True),
-        (1, 2**70 + 1, False),
+        (2.0**200, float(2**200), True),
     ],
 )
 async def test_find_compares_numbers_like_json(

@@ -5,73 +5,135 @@ Encoding (documented in docs/providers/dynamodb.md):
 - ``str`` -> ``S``, ``bool`` -> ``BOOL``, ``None`` -> ``NULL``, ``dict`` -> ``M``,
   ``list`` -> ``L``;
 - ``int`` -> ``N`` (decimal digits: 64-bit integers cross exactly);
-- a ``float`` with a fractional part -> ``N`` with its shortest round-trip ``repr``;
-- a ``float`` with an integral value (``1.0``, ``-0.0``, ``1e16``, ``9.99e125``) -> a number
-  *set* with that one number (``NS``). DynamoDB normalises ``N`` values ("1.0" is stored as
-  "1"), so a plain ``N`` could not tell ``1.0`` from ``1``; asyncdb never writes sets
-  otherwise, so a one-element ``NS`` is an unambiguous tag that costs no extra attribute.
+- ``float`` -> ``N`` with its shortest round-trip ``repr``. DynamoDB normalises numbers
+  (``1.0`` is stored as ``1``), so which integral values were floats is recorded out of
+  band, in the ``_asyncdb_floats`` marker (``_marker``), which only applies while the item
+  still holds exactly the values it was written with;
+- what DynamoDB cannot hold as a map or list -- a map with the empty key (attribute names
+  need at least one character) and any container nested deeper than ``NATIVE_DEPTH``
+  (DynamoDB allows 32 levels) -- is a binary value: ``JSON_PREFIX`` + the compact JSON of
+  that subtree. The top-level empty key is the attribute ``_asyncdb_empty``.
 
-Decoding reverses it: an ``N`` with an integral value is an ``int`` (every integral float
-was written as ``NS``), any other ``N`` a ``float``, a one-element ``NS`` a ``float``.
-The encoders dispatch on the exact type: the face has already converted everything else
-to these seven types.
+Decoding reverses it and reads anything another program may have stored: a ``N`` with an
+integral value is an ``int`` unless the marker says float, any other ``N`` a ``float``,
+a one-element number set (asyncdb's encoding of integral floats before the marker) a
+``float``, other sets lists (``SS``, ``NS`` sorted, ``BS`` as base64 text), a foreign
+binary base64 text. Nothing here raises on stored data: one odd item never breaks a read.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
-from asyncdb.errors import BackendError
-
 __all__ = [
+    "EMPTY_KEY_ATTRIBUTE",
+    "FLOATS_ATTRIBUTE",
     "ID_ATTRIBUTE",
+    "JSON_PREFIX",
+    "NATIVE_DEPTH",
+    "ORIGINAL_ID_ATTRIBUTE",
+    "RESERVED_ATTRIBUTES",
     "REV_ATTRIBUTE",
-    "decode_body",
+    "IntegralFloat",
+    "canonical_number",
     "decode_number",
     "decode_value",
     "encode_body",
+    "encode_fields",
     "encode_value",
+    "value_size",
 ]
 
 AttributeValue = dict[str, Any]
 
 ID_ATTRIBUTE: Final = "_id"
 REV_ATTRIBUTE: Final = "_rev"
+#: The caller's id of an item stored under a digest key (``_ids``).
+ORIGINAL_ID_ATTRIBUTE: Final = "_asyncdb_id"
+#: Which integral numbers are floats (``_marker``).
+FLOATS_ATTRIBUTE: Final = "_asyncdb_floats"
+#: The value of the top-level key ``""`` (DynamoDB attribute names are never empty).
+EMPTY_KEY_ATTRIBUTE: Final = "_asyncdb_empty"
+#: Top-level attributes that are never document fields (document keys never start with
+#: ``_`` at the top level, so none of these can collide with one).
+RESERVED_ATTRIBUTES: Final = frozenset(
+    {ID_ATTRIBUTE, REV_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE, FLOATS_ATTRIBUTE, EMPTY_KEY_ATTRIBUTE}
+)
+#: A binary value that starts with these bytes holds the JSON of a subtree.
+JSON_PREFIX: Final = b"asyncdb-json:"
+#: Containers up to this depth (a top-level field's value is depth 1) are maps and lists;
+#: deeper ones are JSON binaries. DynamoDB refuses 32 nested maps around a scalar; 30
+#: levels of containers plus a binary leaf stays clear of however it counts.
+NATIVE_DEPTH: Final = 30
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_NUMBER_CONTEXT: Final = Context(prec=60)
 
 
-def _encode_str(value: str) -> AttributeValue:
+class IntegralFloat(dict[str, Any]):
+    """The ``N`` of a float with an integral value: ``_marker`` records where these are."""
+
+    __slots__ = ()
+
+
+class _Seen(threading.local):
+    """Whether the encoding running in this thread met an integral float (encoding is
+    synchronous, so a thread-local flag cannot be touched by another encoding meanwhile);
+    it spares every document without one a second walk."""
+
+    integral_float = False
+
+
+_seen = _Seen()
+
+
+def _encode_str(value: str, depth: int) -> AttributeValue:
     return {"S": value}
 
 
-def _encode_bool(value: bool) -> AttributeValue:
+def _encode_bool(value: bool, depth: int) -> AttributeValue:
     return {"BOOL": value}
 
 
-def _encode_int(value: int) -> AttributeValue:
+def _encode_int(value: int, depth: int) -> AttributeValue:
     return {"N": str(value)}
 
 
-def _encode_float(value: float) -> AttributeValue:
+def _encode_float(value: float, depth: int) -> AttributeValue:
     if value.is_integer():
-        return {"NS": [repr(value)]}
+        _seen.integral_float = True
+        return IntegralFloat(N=repr(value))
     return {"N": repr(value)}
 
 
-def _encode_none(value: None) -> AttributeValue:
+def _encode_none(value: None, depth: int) -> AttributeValue:
     return {"NULL": True}
 
 
-def _encode_dict(value: dict[str, Any]) -> AttributeValue:
-    return {"M": {key: _ENCODERS[type(item)](item) for key, item in value.items()}}
+def _json_blob(value: Any) -> AttributeValue:
+    return {"B": JSON_PREFIX + _compact(value).encode("utf-8")}
 
 
-def _encode_list(value: list[Any]) -> AttributeValue:
-    return {"L": [_ENCODERS[type(item)](item) for item in value]}
+def _encode_dict(value: dict[str, Any], depth: int) -> AttributeValue:
+    if depth > NATIVE_DEPTH or "" in value:
+        return _json_blob(value)
+    inner = depth + 1
+    return {"M": {key: _ENCODERS[type(item)](item, inner) for key, item in value.items()}}
 
 
-_ENCODERS: Final[dict[type, Callable[[Any], AttributeValue]]] = {
+def _encode_list(value: list[Any], depth: int) -> AttributeValue:
+    if depth > NATIVE_DEPTH:
+        return _json_blob(value)
+    inner = depth + 1
+    return {"L": [_ENCODERS[type(item)](item, inner) for item in value]}
+
+
+_ENCODERS: Final[dict[type, Callable[[Any, int], AttributeValue]]] = {
     str: _encode_str,
     int: _encode_int,
     float: _encode_float,
@@ -82,22 +144,32 @@ _ENCODERS: Final[dict[type, Callable[[Any], AttributeValue]]] = {
 }
 
 
-def encode_value(value: Any) -> AttributeValue:
+def encode_value(value: Any, depth: int = 1) -> AttributeValue:
     """One JSON value (as the face prepared it) as a DynamoDB attribute value."""
     try:
-        return _ENCODERS[type(value)](value)
+        return _ENCODERS[type(value)](value, depth)
     except KeyError as exc:  # the face converts everything else; this is a bug upstream
         raise TypeError(f"cannot encode {type(value).__name__} for DynamoDB") from exc
 
 
 def encode_body(body: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    """The top-level attributes of a body (``_id`` and ``_rev`` are added by the caller)."""
+    """The top-level attributes of a body, without the marker, id and revision."""
+    return encode_fields(body)[0]
+
+
+def encode_fields(body: Mapping[str, Any]) -> tuple[dict[str, AttributeValue], bool]:
+    """``encode_body``, and whether the body holds a float with an integral value outside
+    JSON binaries (then it needs the float marker)."""
     encoders = _ENCODERS
-    return {key: encoders[type(value)](value) for key, value in body.items()}
+    _seen.integral_float = False
+    item = {key: encoders[type(value)](value, 1) for key, value in body.items()}
+    if "" in item:
+        item[EMPTY_KEY_ATTRIBUTE] = item.pop("")
+    return item, _seen.integral_float
 
 
 def decode_number(text: str) -> int | float:
-    """An ``N`` value: integral values are ints (integral floats travel as ``NS``)."""
+    """An ``N`` value: integral values are ints (the marker says which are floats)."""
     try:
         return int(text)
     except ValueError:
@@ -109,6 +181,17 @@ def decode_number(text: str) -> int | float:
     return number
 
 
+def canonical_number(text: str) -> str:
+    """One spelling per numeric value ("1", "1.0", "1E+0" -> "1"), as DynamoDB normalises."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    if not number:
+        return "0"
+    return str(number.normalize(_NUMBER_CONTEXT))
+
+
 def _decode_m(raw: dict[str, AttributeValue]) -> dict[str, Any]:
     return {key: decode_value(item) for key, item in raw.items()}
 
@@ -117,10 +200,31 @@ def _decode_l(raw: list[AttributeValue]) -> list[Any]:
     return [decode_value(item) for item in raw]
 
 
-def _decode_ns(raw: list[str]) -> float:
-    if len(raw) != 1:
-        raise BackendError("DynamoDB returned a number set that asyncdb did not write")
-    return float(raw[0])
+def _decode_ns(raw: list[str]) -> float | list[int | float]:
+    if len(raw) == 1:  # how asyncdb stored an integral float before the marker
+        return float(raw[0])
+    return sorted(decode_number(text) for text in raw)
+
+
+def _decode_ss(raw: list[str]) -> list[str]:
+    return sorted(raw)
+
+
+def _base64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _decode_b(raw: bytes) -> Any:
+    if raw.startswith(JSON_PREFIX):
+        try:
+            return json.loads(raw[len(JSON_PREFIX) :].decode("utf-8"))
+        except ValueError:
+            pass  # not asyncdb's after all: fall through to the plain reading
+    return _base64(raw)
+
+
+def _decode_bs(raw: list[bytes]) -> list[str]:
+    return sorted(_base64(item) for item in raw)
 
 
 def _identity(raw: Any) -> Any:
@@ -139,23 +243,52 @@ _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     "L": _decode_l,
     "NULL": _decode_null,
     "NS": _decode_ns,
+    "SS": _decode_ss,
+    "B": _decode_b,
+    "BS": _decode_bs,
 }
 
 
 def decode_value(value: AttributeValue) -> Any:
-    """A DynamoDB attribute value as plain JSON (``BackendError`` for foreign types)."""
+    """A DynamoDB attribute value as plain JSON; a type DynamoDB may add later reads as
+    ``None`` rather than failing the whole item."""
     for tag, raw in value.items():
         decoder = _DECODERS.get(tag)
-        if decoder is None:
-            raise BackendError(f"DynamoDB attribute of type {tag} is not a JSON value")
-        return decoder(raw)
-    raise BackendError("DynamoDB returned an empty attribute value")
+        return None if decoder is None else decoder(raw)
+    return None
 
 
-def decode_body(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
-    """The body of an item: every attribute except ``_id`` and ``_rev``, decoded."""
-    return {
-        key: decode_value(value)
-        for key, value in item.items()
-        if key != ID_ATTRIBUTE and key != REV_ATTRIBUTE
-    }
+# -- DynamoDB's item size measure ----------------------------------------------------------
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits, plus 1 (leading and trailing zeros trimmed)."""
+    try:
+        digits = Decimal(text).normalize(_NUMBER_CONTEXT).as_tuple().digits
+    except InvalidOperation:
+        return len(text)
+    return (len(digits) + 1) // 2 + 1
+
+
+def value_size(value: AttributeValue) -> int:
+    """The size of one attribute value by DynamoDB's documented measure."""
+    for tag, raw in value.items():
+        if tag == "S":
+            return len(raw.encode("utf-8"))
+        if tag == "N":
+            return _number_size(raw)
+        if tag == "B":
+            return len(raw)
+        if tag in ("BOOL", "NULL"):
+            return 1
+        if tag == "M":
+            return 3 + sum(
+                len(key.encode("utf-8")) + value_size(item) + 1 for key, item in raw.items()
+            )
+        if tag == "L":
+            return 3 + sum(value_size(item) + 1 for item in raw)
+        if tag == "SS":
+            return sum(len(item.encode("utf-8")) for item in raw)
+        if tag == "NS":
+            return sum(_number_size(item) for item in raw)
+        if tag == "BS":
+            return sum(len(item) for item in raw)
+    return 1

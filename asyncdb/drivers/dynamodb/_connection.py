@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from asyncdb.drivers.dynamodb._errors import (
+    Attempts,
     ConditionFailed,
     backoff_delay,
     error_code,
@@ -24,6 +25,7 @@ from asyncdb.drivers.dynamodb._errors import (
     is_transient,
     translate,
 )
+from asyncdb.errors import AuthenticationError, BackendUnavailableError, WriteOutcomeUnknownError
 
 __all__ = ["Connection"]
 
@@ -91,15 +93,24 @@ class Connection:
         if stack is not None:
             await stack.aclose()
 
-    async def call(self, operation: str, table: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self,
+        operation: str,
+        table: str,
+        params: dict[str, Any],
+        *,
+        attempts: Attempts | None = None,
+    ) -> dict[str, Any]:
         """One API call with bounded, jittered retries of transient failures.
 
         Raises ``TableMissing`` / ``TableBusy`` / ``ConditionFailed`` (control flow) or the
-        asyncdb error for anything else.
+        asyncdb error for anything else. ``attempts`` marks a write: it records whether
+        any attempt (of this call or of an earlier call for the same write) may have been
+        applied without an answer, and if retries then run out the write's fate is unknown:
+        ``WriteOutcomeUnknownError``, never a plain ``BackendUnavailableError``.
         """
         client = await self.client()
         method = getattr(client, operation)
-        ambiguous = False
         attempt = 0
         while True:
             try:
@@ -110,10 +121,18 @@ class Connection:
                     isinstance(exc, ClientError)
                     and error_code(exc) == "ConditionalCheckFailedException"
                 ):
-                    raise ConditionFailed(ambiguous) from exc
-                if not is_transient(exc) or attempt >= self.max_retries:
-                    raise translate(exc, operation, table) from exc
-                ambiguous = ambiguous or is_ambiguous(exc)
+                    raise ConditionFailed(attempts is not None and attempts.ambiguous) from exc
+                transient = is_transient(exc)
+                if attempts is not None and transient and is_ambiguous(exc):
+                    attempts.ambiguous = True
+                if not transient or attempt >= self.max_retries:
+                    error = translate(exc, operation, table)
+                    if attempts is not None and attempts.ambiguous and _unsettled(error):
+                        raise WriteOutcomeUnknownError(
+                            f"DynamoDB {operation} on table {table!r}: an attempt may have been "
+                            f"applied, and the write could not be confirmed ({error})"
+                        ) from exc
+                    raise error from exc
                 delay = backoff_delay(attempt, self._backoff_base, self._backoff_cap)
                 logger.debug(
                     "DynamoDB %s on %r failed (%s), retry %d in %.3fs",
@@ -129,3 +148,10 @@ class Connection:
     async def back_off(self, stalls: int) -> None:
         """Wait before asking again for what a batch call left unprocessed."""
         await asyncio.sleep(backoff_delay(stalls, self._backoff_base, self._backoff_cap))
+
+
+def _unsettled(error: Exception) -> bool:
+    """Whether a final error leaves an earlier ambiguous attempt's fate open: running out
+    of retries does, and so do refused credentials (they may have expired in between); a
+    request the server refuses as invalid would have been refused the first time too."""
+    return isinstance(error, BackendUnavailableError | AuthenticationError)

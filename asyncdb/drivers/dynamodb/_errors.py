@@ -14,8 +14,11 @@ import asyncio
 import random
 from typing import Any, Final
 
+import aiohttp
 from botocore.exceptions import (
     ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
@@ -32,6 +35,7 @@ from asyncdb.errors import (
 )
 
 __all__ = [
+    "Attempts",
     "ConditionFailed",
     "TableBusy",
     "TableMissing",
@@ -84,6 +88,17 @@ class TableBusy(Exception):
     """The table is being created or deleted (``ResourceInUseException``)."""
 
 
+class Attempts:
+    """The attempts of one write, over every call it makes (a write into a missing table
+    is sent again after the table is created): ``ambiguous`` once any of them failed in a
+    way that may have applied it."""
+
+    __slots__ = ("ambiguous",)
+
+    def __init__(self) -> None:
+        self.ambiguous = False
+
+
 class ConditionFailed(Exception):
     """``ConditionalCheckFailedException``; ``after_ambiguous`` when an earlier attempt of the
     same call failed in a way that may have applied it (a timeout, a dropped connection)."""
@@ -117,6 +132,12 @@ def is_ambiguous(exc: BaseException) -> bool:
     """Whether the failed attempt may nevertheless have been applied by the server."""
     if isinstance(exc, ClientError):
         return _status(exc) >= 500  # "the request may or may not have succeeded"
+    if isinstance(exc, ConnectTimeoutError):
+        return False  # no connection: nothing was sent
+    if isinstance(exc, EndpointConnectionError):
+        # aiobotocore maps both a refused connect and a reset after sending to this one;
+        # only the former proves that the request never left.
+        return not isinstance(exc.kwargs.get("error"), aiohttp.ClientConnectorError)
     return True  # no answer: the request may have arrived
 
 

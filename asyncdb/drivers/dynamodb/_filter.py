@@ -1,15 +1,19 @@
-"""A ``find`` query as a Scan ``FilterExpression`` (and ``ProjectionExpression``).
+"""A ``find`` query as a Scan ``FilterExpression``.
 
 Every field name and value goes through a placeholder (``#f0``, ``:v0_0``): DynamoDB has
 hundreds of reserved words and field names may hold dots or spaces. The filter is a
 superset of the answer, never a subset: the driver re-checks each item with
 ``Query.matches``, so the filter only has to be sure not to drop a match.
 
-Numbers need care because of the float encoding (see ``_codec``): a stored ``1.0`` is the
-number set ``{1.0}``, so a numeric value also matches that one-element set when the value
-is exactly a double. A value no stored document can equal (an integer past 64 bits that is
-no double, a float outside DynamoDB's range) is left out rather than sent, since DynamoDB
-refuses such numbers; a condition left with no value matches nothing.
+Numbers need care because of the float encoding (see ``_codec``): an integral float is a
+plain ``N``, but items written before the float marker hold it as the number set
+``{1.0}``, so a numeric value also matches that one-element set when the value is
+exactly a double. Projection is the face's: the driver reads whole items, since the float
+marker applies only to an item's complete values.
+
+A value no stored document can equal (an integer past 64 bits that is no double, a float
+outside DynamoDB's range) is left out rather than sent, since DynamoDB refuses such
+numbers; a condition left with no value matches nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncdb.documents import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE, INT_MAX, INT_MIN
-from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, REV_ATTRIBUTE
+from asyncdb.drivers.dynamodb._codec import EMPTY_KEY_ATTRIBUTE
 from asyncdb.query import Query, Scalar
 
 __all__ = ["ScanFilter", "build_filter"]
@@ -66,10 +70,10 @@ def build_filter(query: Query) -> ScanFilter:
     names: dict[str, str] = {}
     values: dict[str, dict[str, Any]] = {}
     clauses: list[str] = []
-    placeholders: dict[str, str] = {}
     for index, condition in enumerate(query.conditions):
-        name = placeholders[condition.field] = f"#f{index}"
-        names[name] = condition.field
+        name = f"#f{index}"
+        # The top-level empty key is stored under its own attribute name (``_codec``).
+        names[name] = condition.field or EMPTY_KEY_ATTRIBUTE
         plain: list[dict[str, Any]] = []
         tagged: list[dict[str, Any]] = []
         for wanted in condition.values:
@@ -96,17 +100,6 @@ def build_filter(query: Query) -> ScanFilter:
     params: dict[str, Any] = {}
     if clauses:
         params["FilterExpression"] = " AND ".join(clauses)
-    if query.fields is not None:
-        wanted_names = [ID_ATTRIBUTE, REV_ATTRIBUTE, *query.fields]
-        wanted_names += [c.field for c in query.conditions]  # for the re-check
-        projection: list[str] = []
-        for field_name in dict.fromkeys(wanted_names):
-            placeholder = placeholders.get(field_name)
-            if placeholder is None:
-                placeholder = placeholders[field_name] = f"#p{len(projection)}"
-                names[placeholder] = field_name
-            projection.append(placeholder)
-        params["ProjectionExpression"] = ", ".join(projection)
     if names:
         params["ExpressionAttributeNames"] = names
     if values:

@@ -13,41 +13,34 @@ the encoding in ``_codec``, the filter expressions in ``_filter`` and the error 
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
-from asyncdb.drivers.base import (
-    Body,
-    DeleteRequest,
-    Driver,
-    DriverLimits,
-    Record,
-    ScanPage,
-    WriteOutcome,
-    WriteRequest,
-)
-from asyncdb.drivers.dynamodb._codec import (
-    ID_ATTRIBUTE,
-    REV_ATTRIBUTE,
-    decode_body,
-    encode_body,
-)
+from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage
+from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS, BATCH_WRITE_ITEMS, BulkOperations
+from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE, REV_ATTRIBUTE
 from asyncdb.drivers.dynamodb._connection import Connection
-from asyncdb.drivers.dynamodb._errors import (
-    ConditionFailed,
-    TableMissing,
-)
+from asyncdb.drivers.dynamodb._errors import Attempts, ConditionFailed, TableMissing
 from asyncdb.drivers.dynamodb._filter import build_filter
+from asyncdb.drivers.dynamodb._ids import caller_id
+from asyncdb.drivers.dynamodb._items import (
+    ITEM_LIMIT,
+    UNREVISED,
+    build_item,
+    item_size,
+    key,
+    new_rev,
+    record,
+    stored_rev,
+)
 from asyncdb.drivers.dynamodb._tables import Tables
 from asyncdb.errors import (
     AsyncDBError,
     BackendUnavailableError,
     ConfigurationError,
     ConflictError,
-    DocumentTooLargeError,
+    WriteOutcomeUnknownError,
 )
 
 if TYPE_CHECKING:
@@ -60,30 +53,9 @@ __all__ = ["DynamoDBDriver"]
 
 T = TypeVar("T")
 
-#: DynamoDB's own limits on one batch call.
-BATCH_GET_KEYS: Final = 100
-BATCH_WRITE_ITEMS: Final = 25
-#: A revision: 12 random bytes, URL-safe base64 (16 characters).
-_REV_BYTES: Final = 12
-#: A document written by another tool has no ``_rev``; it reads as this revision.
-UNREVISED: Final = "0"
-
 _ID_NAMES: Final = {"#i": ID_ATTRIBUTE}
 _REV_NAMES: Final = {"#r": REV_ATTRIBUTE}
 _BOTH_NAMES: Final = {"#i": ID_ATTRIBUTE, "#r": REV_ATTRIBUTE}
-
-
-def _new_rev() -> str:
-    return secrets.token_urlsafe(_REV_BYTES)
-
-
-def _key(doc_id: str) -> dict[str, dict[str, str]]:
-    return {ID_ATTRIBUTE: {"S": doc_id}}
-
-
-def _record(item: dict[str, Any]) -> Record:
-    rev = item.get(REV_ATTRIBUTE)
-    return Record(item[ID_ATTRIBUTE]["S"], rev["S"] if rev else UNREVISED, decode_body(item))
 
 
 def _redacted(url: str | None) -> str:
@@ -95,7 +67,7 @@ def _redacted(url: str | None) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class DynamoDBDriver(Driver):
+class DynamoDBDriver(BulkOperations, Driver):
     """Documents in DynamoDB tables, one table per collection.
 
     Credentials follow the standard AWS chain unless given here. Tunables (all optional):
@@ -112,6 +84,7 @@ class DynamoDBDriver(Driver):
         max_write_batch=BATCH_WRITE_ITEMS,
         max_concurrency=8,
         scan_page_size=1000,
+        native_document_bytes=ITEM_LIMIT,
     )
 
     def __init__(
@@ -183,6 +156,11 @@ class DynamoDBDriver(Driver):
     def __repr__(self) -> str:
         return f"<DynamoDBDriver {self.describe()}>"
 
+    def native_document_size(self, doc_id: str, body: Body) -> int:
+        """The item's size by DynamoDB's measure (attribute names and values), with the
+        key, revision and marker attributes that asyncdb adds."""
+        return item_size(build_item(doc_id, body, new_rev()))
+
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         await self._connection.client()
@@ -197,7 +175,10 @@ class DynamoDBDriver(Driver):
     async def _write(
         self, table: str, attempt: Callable[[], Awaitable[T]], *, create: bool = True
     ) -> T:
-        """Run a write; if the table is missing, create it (when ``create``) and run it again."""
+        """Run a write; if the table is missing, create it (when ``create``) and run it again.
+
+        The caller's ``Attempts`` spans both runs: an ambiguous first attempt stays on record.
+        """
         try:
             return await attempt()
         except TableMissing:
@@ -213,12 +194,12 @@ class DynamoDBDriver(Driver):
             response = await self._call(
                 "get_item",
                 collection,
-                {"TableName": collection, "Key": _key(doc_id), "ConsistentRead": True},
+                {"TableName": collection, "Key": key(doc_id), "ConsistentRead": True},
             )
         except TableMissing:
             return None
         item = response.get("Item")
-        return None if item is None else _record(item)
+        return None if item is None else record(item, doc_id)
 
     async def put(
         self,
@@ -229,21 +210,19 @@ class DynamoDBDriver(Driver):
         if_rev: str | None = None,
         if_absent: bool = False,
     ) -> str:
-        rev = _new_rev()
-        item = encode_body(body)
-        item[ID_ATTRIBUTE] = {"S": doc_id}
-        item[REV_ATTRIBUTE] = {"S": rev}
-        params: dict[str, Any] = {"TableName": collection, "Item": item}
+        rev = new_rev()
+        params: dict[str, Any] = {"TableName": collection, "Item": build_item(doc_id, body, rev)}
         if if_rev is not None:
-            params.update(_rev_condition(if_rev))
+            params.update(rev_condition(if_rev))
         elif if_absent:
             params["ConditionExpression"] = "attribute_not_exists(#i)"
             params["ExpressionAttributeNames"] = _ID_NAMES
+        attempts = Attempts()
         try:
             # A write with if_rev into a missing table can only conflict: create nothing.
             await self._write(
                 collection,
-                lambda: self._call("put_item", collection, params),
+                lambda: self._call("put_item", collection, params, attempts=attempts),
                 create=if_rev is None,
             )
         except TableMissing:
@@ -251,8 +230,11 @@ class DynamoDBDriver(Driver):
                 raise ConflictError(_stale(doc_id, collection)) from None
             raise _vanished(collection) from None
         except ConditionFailed as exc:
-            if exc.after_ambiguous and await self._current_rev(collection, doc_id) == rev:
-                return rev  # an earlier attempt that timed out did land
+            if exc.after_ambiguous:
+                # The lost attempt may be what the condition met: only this write's own
+                # token in the item proves it landed; anything else leaves it open.
+                await self._confirm(collection, doc_id, rev)
+                return rev
             message = (
                 _stale(doc_id, collection)
                 if if_rev is not None
@@ -262,206 +244,78 @@ class DynamoDBDriver(Driver):
         self._tables.add(collection)
         return rev
 
-    async def _current_rev(self, collection: str, doc_id: str) -> str | None:
-        record = await self.get(collection, doc_id)
-        return None if record is None else record.rev
+    async def _confirm(self, collection: str, doc_id: str, rev: str) -> None:
+        """Return if ``doc_id`` holds revision ``rev`` now, else ``WriteOutcomeUnknownError``."""
+        try:
+            response = await self._call(
+                "get_item",
+                collection,
+                {
+                    "TableName": collection,
+                    "Key": key(doc_id),
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#i, #r, #o",
+                    "ExpressionAttributeNames": {**_BOTH_NAMES, "#o": ORIGINAL_ID_ATTRIBUTE},
+                },
+            )
+        except (AsyncDBError, TableMissing) as exc:
+            raise _unknown(doc_id, collection, "reading it back failed") from exc
+        item = response.get("Item")
+        if item is not None and caller_id(item) == doc_id and stored_rev(item) == rev:
+            self._tables.add(collection)
+            return
+        raise _unknown(doc_id, collection, "it now holds another revision")
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         params: dict[str, Any] = {
             "TableName": collection,
-            "Key": _key(doc_id),
+            "Key": key(doc_id),
             "ReturnValues": "ALL_OLD",
         }
         if if_rev is not None:
             # A missing document is not a conflict: delete returns False for it.
-            condition = _rev_condition(if_rev)
+            condition = rev_condition(if_rev)
             params["ConditionExpression"] = (
                 f"attribute_not_exists(#i) OR ({condition['ConditionExpression']})"
             )
             params["ExpressionAttributeNames"] = _BOTH_NAMES
             if "ExpressionAttributeValues" in condition:
                 params["ExpressionAttributeValues"] = condition["ExpressionAttributeValues"]
+        attempts = Attempts()
         try:
-            response = await self._call("delete_item", collection, params)
+            response = await self._call("delete_item", collection, params, attempts=attempts)
         except TableMissing:
             return False
-        except ConditionFailed:
+        except ConditionFailed as exc:
+            if exc.after_ambiguous:
+                # The lost attempt may have deleted it, and another writer created it again.
+                raise _unknown(doc_id, collection, "it now holds another revision") from None
             raise ConflictError(_stale(doc_id, collection)) from None
         return "Attributes" in response
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
-        params: dict[str, Any] = {"TableName": collection, "Limit": limit, "ConsistentRead": True}
+        params: dict[str, Any] = {"TableName": collection, "ConsistentRead": True}
         if after is not None:
-            params["ExclusiveStartKey"] = _key(after)
-        try:
-            response = await self._call("scan", collection, params)
-        except TableMissing:
-            return ScanPage([], None)
-        records = [_record(item) for item in response.get("Items", ())]
-        last = response.get("LastEvaluatedKey")
-        return ScanPage(records, last[ID_ATTRIBUTE]["S"] if last else None)
-
-    # -- fast paths ------------------------------------------------------------------------
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
-        unique = list(dict.fromkeys(ids))
-        found: dict[str, Record] = {}
-        for start in range(0, len(unique), BATCH_GET_KEYS):
-            keys = [_key(doc_id) for doc_id in unique[start : start + BATCH_GET_KEYS]]
+            params["ExclusiveStartKey"] = key(after)
+        records: list[Record] = []
+        while True:
+            params["Limit"] = limit - len(records)
             try:
-                await self._batch_get(collection, keys, found)
+                response = await self._call("scan", collection, params)
             except TableMissing:
-                return {}
-        return found
-
-    async def _batch_get(
-        self, table: str, keys: list[dict[str, Any]], found: dict[str, Record]
-    ) -> None:
-        stalls = 0
-        while keys:
-            response = await self._call(
-                "batch_get_item",
-                table,
-                {"RequestItems": {table: {"Keys": keys, "ConsistentRead": True}}},
-            )
-            for item in response.get("Responses", {}).get(table, ()):
-                record = _record(item)
-                found[record.id] = record
-            left = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            stalls = stalls + 1 if len(left) >= len(keys) else 0
-            if left and stalls > self._connection.max_retries:
-                raise BackendUnavailableError(
-                    f"DynamoDB left {len(left)} keys of table {table!r} unprocessed "
-                    f"{stalls} times in a row"
-                )
-            if left:
-                await self._connection.back_off(stalls)
-            keys = left
-
-    async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
-        outcomes = [WriteOutcome(write.id) for write in writes]
-        plain: list[tuple[int, dict[str, Any]]] = []
-        guarded: list[int] = []
-        for index, write in enumerate(writes):
-            if write.if_rev is not None or write.if_absent:
-                guarded.append(index)
-                continue
-            rev = _new_rev()
-            item = encode_body(write.body)
-            item[ID_ATTRIBUTE] = {"S": write.id}
-            item[REV_ATTRIBUTE] = {"S": rev}
-            outcomes[index].rev = rev
-            plain.append((index, {"PutRequest": {"Item": item}}))
-
-        async def guarded_put(index: int) -> None:
-            write = writes[index]
-            try:
-                outcomes[index].rev = await self.put(
-                    collection, write.id, write.body, if_rev=write.if_rev, if_absent=write.if_absent
-                )
-            except AsyncDBError as exc:
-                outcomes[index].error = exc
-
-        async def batch(chunk: list[tuple[int, dict[str, Any]]]) -> None:
-            try:
-                await self._write(
-                    collection, lambda: self._batch_write(collection, chunk, outcomes)
-                )
-                self._tables.add(collection)
-            except TableMissing:
-                for index, _ in chunk:
-                    outcomes[index].rev, outcomes[index].error = None, _vanished(collection)
-            except DocumentTooLargeError:
-                # DynamoDB refuses the whole batch for one item: find which, one by one.
-                await self._bounded([guarded_put_plain(index) for index, _ in chunk])
-            except AsyncDBError as exc:
-                for index, _ in chunk:
-                    outcomes[index].rev, outcomes[index].error = None, exc
-
-        async def guarded_put_plain(index: int) -> None:
-            write = writes[index]
-            try:
-                outcomes[index].rev = await self.put(collection, write.id, write.body)
-            except AsyncDBError as exc:
-                outcomes[index].rev, outcomes[index].error = None, exc
-
-        chunks = [plain[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(plain), BATCH_WRITE_ITEMS)]
-        await self._bounded([batch(chunk) for chunk in chunks] + [guarded_put(i) for i in guarded])
-        return outcomes
-
-    async def delete_many(
-        self, collection: str, deletes: Sequence[DeleteRequest]
-    ) -> list[WriteOutcome]:
-        outcomes = [WriteOutcome(request.id) for request in deletes]
-        plain = [
-            (index, {"DeleteRequest": {"Key": _key(request.id)}})
-            for index, request in enumerate(deletes)
-            if request.if_rev is None
-        ]
-
-        async def guarded_delete(index: int) -> None:
-            request = deletes[index]
-            try:
-                await self.delete(collection, request.id, if_rev=request.if_rev)
-            except AsyncDBError as exc:
-                outcomes[index].error = exc
-
-        async def batch(chunk: list[tuple[int, dict[str, Any]]]) -> None:
-            try:
-                await self._batch_write(collection, chunk, outcomes)
-            except TableMissing:
-                pass  # nothing to delete
-            except AsyncDBError as exc:
-                for index, _ in chunk:
-                    outcomes[index].error = exc
-
-        chunks = [plain[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(plain), BATCH_WRITE_ITEMS)]
-        guarded = [i for i, request in enumerate(deletes) if request.if_rev is not None]
-        jobs = [batch(chunk) for chunk in chunks] + [guarded_delete(i) for i in guarded]
-        await self._bounded(jobs)
-        return outcomes
-
-    async def _batch_write(
-        self,
-        table: str,
-        chunk: list[tuple[int, dict[str, Any]]],
-        outcomes: list[WriteOutcome],
-    ) -> None:
-        """One BatchWriteItem of at most 25 requests, retrying what DynamoDB left over;
-        requests still unprocessed after the bound fail alone with BackendUnavailableError."""
-        index_of = {_request_id(request): index for index, request in chunk}
-        pending = [request for _, request in chunk]
-        stalls = 0
-        while pending:
-            response = await self._call(
-                "batch_write_item", table, {"RequestItems": {table: pending}}
-            )
-            left = response.get("UnprocessedItems", {}).get(table, [])
-            if not left:
-                return
-            stalls = stalls + 1 if len(left) >= len(pending) else 0
-            if stalls > self._connection.max_retries:
-                error = BackendUnavailableError(
-                    f"DynamoDB left the write unprocessed {stalls} times in a row (throttled)"
-                )
-                for request in left:
-                    outcome = outcomes[index_of[_request_id(request)]]
-                    outcome.rev, outcome.error = None, error
-                return
-            await self._connection.back_off(stalls)
-            pending = left
-
-    async def _bounded(self, jobs: Sequence[Awaitable[None]]) -> None:
-        """Run ``jobs`` with at most ``write_concurrency`` of them in flight."""
-        if len(jobs) == 1:
-            await jobs[0]
-            return
-        semaphore = asyncio.Semaphore(self._write_concurrency)
-
-        async def limited(job: Awaitable[None]) -> None:
-            async with semaphore:
-                await job
-
-        await asyncio.gather(*(limited(job) for job in jobs))
+                return ScanPage(records, None)
+            items = response.get("Items", ())
+            records.extend(r for r in map(record, items) if r is not None)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return ScanPage(records, None)
+            # The cursor is a caller's id; an item no id reaches (a digest key without
+            # its original id, written by another program) cannot be one: read on.
+            if items and records and records[-1].id == caller_id(items[-1]):
+                return ScanPage(records, records[-1].id)
+            if len(records) >= limit and records:
+                return ScanPage(records, records[-1].id)
+            params["ExclusiveStartKey"] = last
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         scan_filter = build_filter(query)
@@ -488,9 +342,9 @@ class DynamoDBDriver(Driver):
             except TableMissing:
                 return []
             for item in response.get("Items", ()):
-                record = _record(item)
-                if query.matches(record.body):
-                    matches.append(record)
+                found = record(item)
+                if found is not None and query.matches(found.body):
+                    matches.append(found)
                     if limit is not None and len(matches) >= limit:
                         return matches
             last = response.get("LastEvaluatedKey")
@@ -509,11 +363,19 @@ class DynamoDBDriver(Driver):
         await self._tables.drop(collection)
 
 
-def _rev_condition(if_rev: str) -> dict[str, Any]:
-    if if_rev == UNREVISED:  # a document written without asyncdb's revision attribute
+def rev_condition(if_rev: str) -> dict[str, Any]:
+    """The condition of a write based on revision ``if_rev``."""
+    if if_rev == UNREVISED:
+        # A document another program wrote reads as revision "0": its _rev is missing,
+        # NULL, any other non-string, or empty. (attribute_not_exists alone would never
+        # match an item whose _rev is NULL, and the write would be a conflict forever.)
         return {
-            "ConditionExpression": "attribute_exists(#i) AND attribute_not_exists(#r)",
+            "ConditionExpression": (
+                "attribute_exists(#i) AND (attribute_not_exists(#r)"
+                " OR NOT attribute_type(#r, :s) OR #r = :e)"
+            ),
             "ExpressionAttributeNames": _BOTH_NAMES,
+            "ExpressionAttributeValues": {":s": {"S": "S"}, ":e": {"S": ""}},
         }
     return {
         "ConditionExpression": "#r = :rev",
@@ -522,14 +384,16 @@ def _rev_condition(if_rev: str) -> dict[str, Any]:
     }
 
 
-def _request_id(request: dict[str, Any]) -> str:
-    put = request.get("PutRequest")
-    key = put["Item"] if put is not None else request["DeleteRequest"]["Key"]
-    return str(key[ID_ATTRIBUTE]["S"])
-
-
 def _stale(doc_id: str, collection: str) -> str:
     return f"stale revision for document {doc_id!r} in {collection!r}"
+
+
+def _unknown(doc_id: str, collection: str, why: str) -> WriteOutcomeUnknownError:
+    return WriteOutcomeUnknownError(
+        f"a write of document {doc_id!r} in {collection!r} may or may not have been applied: "
+        f"an attempt's answer was lost and its retry failed its condition, and {why}; "
+        "read the document to see"
+    )
 
 
 def _vanished(collection: str) -> BackendUnavailableError:
