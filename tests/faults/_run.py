@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncdb.documents import Document
-from asyncdb.errors import BackendUnavailableError
+from asyncdb.errors import BackendUnavailableError, NotFoundError
 from asyncdb.service import DatabaseService
 from asyncdb.sync import SyncDatabaseService
 from tests.faults._faults import RECOVERY_LIMIT, Episode, inject_faults
@@ -170,8 +170,6 @@ def _add(found: dict[str, int]) -> dict[str, int]:
 
 
 async def _get(db: DatabaseService, collection: str, doc_id: str) -> Document | None:
-    from asyncdb.errors import NotFoundError
-
     try:
         return await db.get(collection, doc_id)
     except NotFoundError:
