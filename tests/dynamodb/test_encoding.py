@@ -13,9 +13,13 @@ import pytest
 
 from asyncdb.documents import MAX_DOCUMENT_BYTES, prepare_document
 from asyncdb.drivers.dynamodb import DynamoDBDriver
-from asyncdb.drivers.dynamodb._codec import FLOATS_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE
+from asyncdb.drivers.dynamodb._codec import (
+    FLOATS_ATTRIBUTE,
+    ORIGINAL_ID_ATTRIBUTE,
+    canonical_number,
+)
 from asyncdb.drivers.dynamodb._ids import DIGEST_PREFIX, storage_key
-from asyncdb.drivers.dynamodb._items import ITEM_LIMIT, build_item, item_size
+from asyncdb.drivers.dynamodb._items import ITEM_LIMIT, build_item, item_size, record
 from asyncdb.errors import DocumentTooLargeError, NotFoundError
 from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.service import DatabaseService
@@ -148,7 +152,7 @@ async def test_twenty_thousand_integral_floats_near_the_size_limit(
 async def test_floats_fall_back_to_number_sets_when_the_marker_would_not_fit(
     env: tuple[DatabaseService, Raw], dynamodb_endpoint: DynamoDBEndpoint
 ) -> None:
-    db, raw = env
+    db, _ = env
     floats = [1.0, 2] * 3000
     bare = build_item("fb", {"f": [2] * 6000, "s": ""}, "r" * 16)
     doc = {"f": floats, "s": "x" * (ITEM_LIMIT - item_size(bare) - 50)}
@@ -281,3 +285,25 @@ async def test_native_limit_is_enforced_before_io_at_the_exact_boundary(
             saved = await db.save("docs", "a", {"s": "x" * fits})
             assert len((await db.get("docs", "a"))["s"]) == fits and saved["_rev"]
         await db.drop_collection("docs")
+
+
+def test_the_marker_survives_dynamodbs_number_normalisation() -> None:
+    """AWS stores "1.0" as "1" and "9.99e+125" as "9.99E+125": the fingerprint is over
+    normalised numbers, so the marker still applies (moto keeps the spelling it got)."""
+    doc = {"f": [0.0, 1.0, 2], "h": [1e16, -0.0, 9.99e125, 1e-130, 0.1, 10**18]}
+    item = build_item("a", doc, "r" * 16)
+
+    def normalised(value: dict[str, Any]) -> dict[str, Any]:
+        if "N" in value:
+            return {"N": canonical_number(value["N"])}
+        if "M" in value:
+            return {"M": {k: normalised(v) for k, v in value["M"].items()}}
+        if "L" in value:
+            return {"L": [normalised(v) for v in value["L"]]}
+        return dict(value)
+
+    got = record({name: normalised(value) for name, value in item.items()})
+    assert got is not None
+    assert got.body == doc
+    assert [type(v) for v in got.body["f"]] == [float, float, int]
+    assert [type(v) for v in got.body["h"]] == [float] * 5 + [int]

@@ -181,14 +181,21 @@ def decode_number(text: str) -> int | float:
     return number
 
 
+def _is_integer_text(text: str) -> bool:
+    return text.isdigit() or (text[:1] == "-" and text[1:].isdigit())
+
+
 def canonical_number(text: str) -> str:
-    """One spelling per numeric value ("1", "1.0", "1E+0" -> "1"), as DynamoDB normalises."""
+    """One spelling per numeric value ("1", "1.0", "1E+0" -> "1"; "1000.0" -> "1000"), so
+    that what asyncdb sent and what DynamoDB normalised it to compare equal."""
+    if _is_integer_text(text):
+        return str(int(text))
     try:
         number = Decimal(text)
     except InvalidOperation:
         return text
-    if not number:
-        return "0"
+    if number == number.to_integral_value():
+        return str(int(number))
     return str(number.normalize(_NUMBER_CONTEXT))
 
 
@@ -261,11 +268,14 @@ def decode_value(value: AttributeValue) -> Any:
 # -- DynamoDB's item size measure ----------------------------------------------------------
 def _number_size(text: str) -> int:
     """1 byte per two significant digits, plus 1 (leading and trailing zeros trimmed)."""
-    try:
-        digits = Decimal(text).normalize(_NUMBER_CONTEXT).as_tuple().digits
-    except InvalidOperation:
-        return len(text)
-    return (len(digits) + 1) // 2 + 1
+    if _is_integer_text(text):
+        digits = len(text.lstrip("-").strip("0")) or 1
+    else:
+        try:
+            digits = len(Decimal(text).normalize(_NUMBER_CONTEXT).as_tuple().digits)
+        except InvalidOperation:
+            digits = len(text)
+    return (digits + 1) // 2 + 1
 
 
 def value_size(value: AttributeValue) -> int:
