@@ -2,7 +2,8 @@
 gaps between them, until the writers are done; after each, how long the same service
 instances take to answer again.
 
-- flaky: the proxy resets, stalls (past the request timeout) and drops answers;
+- flaky: the proxy resets, stalls (past the request timeout), drops answers and cuts
+  answers off halfway;
 - lose: the proxy drops a quarter of the answers after the server acted (the path on which
   a conditional write's fate becomes unknown);
 - down: the proxy's address refuses connections;
@@ -29,7 +30,7 @@ logger = logging.getLogger("asyncdb.tests.faults")
 
 #: The same service must answer again within this many seconds after a fault ends.
 RECOVERY_LIMIT = 20.0
-FLAKY = FaultRates(reset=0.04, drop=0.06, stall=0.02)
+FLAKY = FaultRates(reset=0.04, drop=0.06, stall=0.02, truncate=0.03)
 LOSE = FaultRates(drop=0.25)
 
 Probe = Callable[[], Awaitable[object]]

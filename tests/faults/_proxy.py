@@ -9,7 +9,9 @@ each one the proxy draws, from its seeded generator, one of:
 - drop: forward the request, then reset the client's connection as the answer arrives,
   without passing it on: the server acted, the client never learns the outcome;
 - stall: forward the request (or not, half the time), then hold the connection silent for
-  ``stall_seconds`` (past the client's request timeout) and reset it.
+  ``stall_seconds`` (past the client's request timeout) and reset it;
+- truncate: forward the request and half of the answer's first chunk, then reset: the
+  client gets a cut-off answer (a status line and no body, half a JSON document, …).
 
 ``down()`` closes the listening socket and resets every open connection: the address
 refuses connections until ``up()`` listens again on the same port. The proxy runs in a
@@ -45,10 +47,17 @@ class FaultRates:
     reset: float = 0.0
     drop: float = 0.0
     stall: float = 0.0
+    truncate: float = 0.0
 
     def draw(self, rng: random.Random) -> str:
         roll = rng.random()
-        for kind, rate in (("reset", self.reset), ("drop", self.drop), ("stall", self.stall)):
+        rates = (
+            ("reset", self.reset),
+            ("drop", self.drop),
+            ("stall", self.stall),
+            ("truncate", self.truncate),
+        )
+        for kind, rate in rates:
             if roll < rate:
                 return kind
             roll -= rate
@@ -66,6 +75,7 @@ class _Link:
         self.upstream = upstream
         self.server_spoke_last = True
         self.drop_answer = False
+        self.truncate_answer = False
         self.silent = False
         self.closed = False
 
@@ -192,6 +202,8 @@ class FaultProxy:
                     break
                 if fault == "drop":
                     link.drop_answer = True
+                elif fault == "truncate":
+                    link.truncate_answer = True
                 elif fault == "stall":
                     link.silent = True
                     if self._rng.random() < 0.5:
@@ -213,6 +225,9 @@ class FaultProxy:
             link.server_spoke_last = True
             if link.silent:
                 continue
+            if link.truncate_answer:
+                await self._write(link.client, data[: max(1, len(data) // 2)])
+                break
             if not await self._write(link.client, data):
                 break
         link.reset()

@@ -4,6 +4,7 @@ counts the requests it received (so "the server acted" is observable)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,17 +13,21 @@ from tests.faults._proxy import FaultProxy, FaultRates
 
 
 class _Counter:
-    """Answers each line with the number of lines it has received."""
+    """Answers each line with the number of lines it has received (or with ``answer``)."""
 
     def __init__(self) -> None:
         self.received = 0
         self.port = 0
+        self.answer: bytes | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.readline():
-            self.received += 1
-            writer.write(f"{self.received}\n".encode())
-            await writer.drain()
+        try:
+            while await reader.readline():
+                self.received += 1
+                writer.write(self.answer or f"{self.received}\n".encode())
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # reset by the proxy, or the test is over
         writer.close()
 
 
@@ -100,3 +105,23 @@ async def test_stall_holds_the_connection_silent_then_resets_it(
     started = asyncio.get_running_loop().time()
     assert await _ask_or_reset(proxy) in {b"", None}
     assert asyncio.get_running_loop().time() - started >= proxy.stall_seconds
+
+
+async def test_truncate_passes_half_an_answer_then_resets(
+    proxy: FaultProxy, upstream: _Counter
+) -> None:
+    upstream.answer = b"0123456789\n"
+    proxy.set_rates(FaultRates(truncate=1.0))
+    await asyncio.sleep(0.05)
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    try:
+        writer.write(b"hello\n")
+        await writer.drain()
+        received = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(100), timeout=5):
+                received += chunk
+    finally:
+        writer.close()
+    assert upstream.received == 1
+    assert received == b"01234"  # half of the 11 bytes
