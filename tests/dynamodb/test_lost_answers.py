@@ -23,6 +23,7 @@ from asyncdb.errors import (
 from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.service import DatabaseService
 from tests.dynamodb._proxy import DropAnswer, FaultProxy, Forward, Reply, error_reply
+from tests.servers._process import free_port
 from tests.servers.dynamodb import DynamoDBEndpoint
 
 MakeDriver = Callable[..., DynamoDBDriver]
@@ -283,3 +284,19 @@ async def test_concurrent_updates_under_dropped_answers_apply_each_op_at_most_on
     refused = {op for op, outcome in outcomes.items() if outcome == "conflict"}
     assert not refused & set(ops), f"answered 'conflict' but applied: {refused & set(ops)}"
     assert acked  # the test did exercise the happy path too
+
+
+async def test_writes_that_never_left_the_client_are_unavailable_not_unknown(
+    make_driver: MakeDriver,
+) -> None:
+    """A refused connection proves that nothing was sent: no doubt about the outcome."""
+    driver = make_driver(endpoint_url=f"http://127.0.0.1:{free_port()}", max_retries=1)
+    async with DatabaseService(driver) as db:
+        for write in (
+            lambda: db.save("docs", "a", {}),
+            lambda: db.save("docs", "a", {"_rev": "abc"}),
+            lambda: db.delete("docs", "a"),
+        ):
+            with pytest.raises(BackendUnavailableError) as caught:
+                await write()
+            assert not isinstance(caught.value, WriteOutcomeUnknownError)
