@@ -7,7 +7,7 @@ rewrites the rows of ``_bulk_docs`` answers (reordered, missing or extra rows)."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,9 @@ class FaultProxy:
     canned: dict[str, tuple[int, Any]] = field(default_factory=dict)
     #: Called with each request as it arrives, before any fault: tests set faults from it.
     before: Callable[[Seen], None] | None = None
+    #: Awaited with the request whose reply was just lost, before the connection drops:
+    #: tests let another writer act between a lost attempt and its retry.
+    after_lose: Callable[[Seen], Awaitable[None]] | None = None
     couchdb35: bool = False
     bulk_answer: Callable[[list[Any]], list[Any]] | None = None
     url: str = ""
@@ -127,6 +130,8 @@ class FaultProxy:
             ):
                 self.lose_remaining -= 1
                 self.drop_remaining, self.drop_after_lose = self.drop_after_lose, 0
+                if self.after_lose is not None:
+                    await self.after_lose(self.seen[-1])
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=500)

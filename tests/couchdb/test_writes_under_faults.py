@@ -168,6 +168,35 @@ async def test_a_lost_answer_after_the_check_is_still_unknown(
     assert (await writer.get("items", "a"))["v"] == 2
 
 
+async def test_a_conditional_delete_whose_lost_attempt_was_followed_by_a_re_creation_is_unknown(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest
+) -> None:
+    db = make_db(max_retries=2)
+    first = await db.save("items", "a", {"v": 1})
+    deletes: list[Seen] = []
+
+    def note(seen: Seen) -> None:
+        if seen.method == "DELETE":
+            deletes.append(seen)
+
+    proxy.before = note
+    proxy.lose_method = "DELETE"
+    proxy.lose_reply_next(1)  # the first DELETE lands, its answer is lost
+    recreated: list[int] = []
+
+    async def re_create_before_the_retry(seen: Seen) -> None:
+        path = seen.raw_path.partition("?")[0]
+        status, _ = await raw_couch("PUT", path, {"v": "someone else"})
+        recreated.append(status)
+
+    proxy.after_lose = re_create_before_the_retry
+    with pytest.raises(WriteOutcomeUnknownError):
+        await db.delete("items", "a", rev=first["_rev"])
+    assert recreated == [201]
+    assert len(deletes) == 2  # the lost attempt and its retry
+    assert (await db.get("items", "a"))["v"] == "someone else"
+
+
 # -- retries that run out after an ambiguous attempt -----------------------------------------
 @pytest.mark.parametrize("status", [500, 502, 504])
 async def test_writes_whose_retries_ran_out_after_an_ambiguous_status_are_unknown(

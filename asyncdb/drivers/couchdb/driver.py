@@ -37,7 +37,12 @@ from asyncdb.drivers.couchdb._core import (
 )
 from asyncdb.drivers.couchdb._find import FindOps
 from asyncdb.drivers.couchdb._transport import Reply, segment
-from asyncdb.errors import AuthenticationError, BackendUnavailableError, ConflictError
+from asyncdb.errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    ConflictError,
+    WriteOutcomeUnknownError,
+)
 
 __all__ = ["CouchDBDriver"]
 
@@ -210,6 +215,14 @@ class CouchDBDriver(BulkOps, FindOps):
                 raise
             if current is None:
                 return False
+            if maybe_applied:
+                # The lost attempt may have deleted it and another writer re-created it
+                # since: a conflict would be a guess.
+                raise WriteOutcomeUnknownError(
+                    f"the delete of {doc_id!r} in {collection!r} may or may not have been "
+                    "applied: an attempt was lost in transit and the document is there again; "
+                    "read it to see"
+                )
             raise self._stale(collection, doc_id)
         maybe_applied = False
         try:
