@@ -16,15 +16,14 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from asyncdb.errors import AsyncDBError
+from asyncdb.documents import MAX_REVISION_LENGTH, validate_revision
+from asyncdb.errors import AsyncDBError, InvalidDocumentError
 
 __all__ = ["BadConditionError", "Condition", "etag_of", "parse_condition"]
 
 _PLAIN_REV: Final = re.compile(r"[\x21\x23-\x7d][\x21\x23-\x7e]*")
 _TAG: Final = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 _ENCODED: Final = "~"
-#: The contract's shape of a revision that is sent (docs/contract.md, ``_rev``).
-_REVISION: Final = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 class BadConditionError(AsyncDBError):
@@ -55,11 +54,13 @@ def _rev_of(tag: str, name: str) -> str:
                 f"{name} holds an entity tag that asyncdb did not issue: a tag starting "
                 "with '~' is the base64url form of a revision"
             ) from None
-    if not _REVISION.fullmatch(rev):
+    try:
+        return validate_revision(rev)  # the contract's one rule for a revision that is sent
+    except InvalidDocumentError:
         raise BadConditionError(
-            f"{name} names a malformed revision: a revision is 1 to 256 printable ASCII characters"
-        )
-    return rev
+            f"{name} names a malformed revision: a revision is 1 to {MAX_REVISION_LENGTH} "
+            "printable ASCII characters"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
