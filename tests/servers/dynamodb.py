@@ -78,7 +78,7 @@ def dynalite_server(table_delay_ms: int = 0) -> Iterator[DynamoDBEndpoint]:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[DynamoDBEndpoint]:
-    """Run moto's server (``python -m moto.server``) until the block ends."""
+    """Run moto's server (one request at a time, ``_moto_serialised``) until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = _moto_command(port)
@@ -134,4 +134,5 @@ def _dynalite_command(port: int, table_delay_ms: int, path: Path | None) -> list
 
 
 def _moto_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # Not ``python -m moto.server``: its conditional writes race (see _moto_serialised).
+    return [sys.executable, str(Path(__file__).with_name("_moto_serialised.py")), str(port)]
