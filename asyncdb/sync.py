@@ -9,9 +9,12 @@ blocking there would freeze that loop (or deadlock it, if it is the portal's own
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import logging
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +30,8 @@ from asyncdb.service import DatabaseService, UpdateFunction
 from asyncdb.settings import Settings
 
 __all__ = ["SyncDatabaseService"]
+
+logger = logging.getLogger("asyncdb")
 
 T = TypeVar("T")
 
@@ -99,6 +104,7 @@ class SyncDatabaseService:
         if not isinstance(service, DatabaseService):
             service = create_database_service(service)
         self._setup(service, close_service, _OwnLoop())
+        _unclosed.add(self)
 
     @classmethod
     def over_running_loop(cls, service: DatabaseService) -> SyncDatabaseService:
@@ -140,6 +146,7 @@ class SyncDatabaseService:
             runner, self._runner = self._runner, None
         if runner is None:
             return
+        _unclosed.discard(self)
         try:
             if self._close_service:
                 runner.call(self._service.aclose)
@@ -266,6 +273,30 @@ async def _take(stream: AsyncIterator[T], count: int) -> list[T]:
         if len(batch) >= count:
             break
     return batch
+
+
+#: Facades with a private loop that nobody has closed yet.
+_unclosed: weakref.WeakSet[SyncDatabaseService] = weakref.WeakSet()
+
+
+def _close_unclosed_facades() -> None:
+    """At interpreter exit, close every facade still open. A script that never calls
+    ``close()`` must still exit: left to the interpreter's finalisation, the portal's
+    clean-up would wait for its loop thread, which finalisation has already stopped, and
+    the process would hang."""
+    for facade in list(_unclosed):
+        try:
+            facade.close()
+        except Exception:  # at exit there is no caller left to raise to
+            logger.warning("closing %r at exit failed", facade, exc_info=True)
+
+
+# ``atexit`` handlers run only after the interpreter has joined its threads, too late here;
+# the threading module's own shutdown hook runs before that (private, hence the fallback).
+_register_at_shutdown: Callable[[Callable[[], None]], object] = getattr(
+    threading, "_register_atexit", atexit.register
+)
+_register_at_shutdown(_close_unclosed_facades)
 
 
 def _refuse_event_loop_thread() -> None:
