@@ -28,11 +28,9 @@ the loop; move those routes to the awaited API (docs/migrating.md).
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -135,7 +133,6 @@ class DatabaseService:
     def __init__(self, facade: SyncDatabaseService) -> None:
         self._facade = facade
         self._closed = False
-        _open_services.add(self)
 
     def __repr__(self) -> str:
         return f"<asyncdb.compat.DatabaseService over {self._facade.service!r}>"
@@ -152,7 +149,6 @@ class DatabaseService:
     def close(self) -> None:
         """Close the facade and its service. Idempotent."""
         self._closed = True
-        _open_services.discard(self)
         self._facade.close()
 
     def __enter__(self) -> DatabaseService:
@@ -273,7 +269,6 @@ def settings_from(settings: object = None) -> Settings:
 
 _lock = threading.Lock()
 _singleton: tuple[Settings, DatabaseService] | None = None
-_open_services: weakref.WeakSet[DatabaseService] = weakref.WeakSet()
 
 
 def get_database_service(settings: object = None) -> DatabaseService:
@@ -316,23 +311,3 @@ def reset_database_service() -> None:
         current, _singleton = _singleton, None
     if current is not None:
         current[1].close()
-
-
-def _close_open_services() -> None:
-    """At interpreter exit: the original service needed no closing, so applications never
-    close it; but a facade's event-loop thread left running would keep the interpreter
-    from exiting. Close every compat service still open."""
-    for service in list(_open_services):
-        try:
-            service.close()
-        except Exception:  # at exit there is no caller left to raise to
-            logger.warning("closing %r at exit failed", service, exc_info=True)
-
-
-# Thread pools are joined before ``atexit`` handlers run, so a plain ``atexit`` hook would
-# come too late: the facade's loop thread would already have blocked the exit. Python's
-# threading-shutdown hook runs before that join (private, hence the fallback).
-_register_at_shutdown: Callable[[Callable[[], None]], object] = getattr(
-    threading, "_register_atexit", atexit.register
-)
-_register_at_shutdown(_close_open_services)

@@ -144,7 +144,7 @@ def test_without_fastapi_a_missing_document_is_asyncdbs_not_found(
 
 def test_the_process_exits_without_closing_the_service() -> None:
     """The original service needed no closing; a facade's loop thread left running would
-    keep the interpreter from exiting, so compat closes what is still open at exit."""
+    keep the interpreter from exiting, so the facade closes what is still open at exit."""
     script = (
         "from asyncdb.compat import get_database_service\n"
         "db = get_database_service(None)\n"
