@@ -4,7 +4,13 @@ Importing asyncdb loads no client library; a provider's library is imported when
 provider is chosen.
 """
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._factory import create_database_service, get_database_service, reset_database_service
+from asyncdb._registry import available_providers, register_provider
+from asyncdb._results import BulkResult, Page
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.drivers.base import Driver, WriteOutcome
 from asyncdb.errors import (
     AsyncDBError,
@@ -25,12 +31,6 @@ from asyncdb.errors import (
     ValidationError,
     WriteOutcomeUnknownError,
 )
-from asyncdb.factory import create_database_service, get_database_service, reset_database_service
-from asyncdb.registry import available_providers, register_provider
-from asyncdb.results import BulkResult, Page
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
-from asyncdb.sync import SyncDatabaseService
 
 __version__ = "0.1.0"
 

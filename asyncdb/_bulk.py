@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from asyncdb.documents import PreparedDocument, _shown, validate_document_id, validate_revision
+from asyncdb._documents import PreparedDocument, _shown, validate_document_id, validate_revision
 from asyncdb.drivers.base import DeleteRequest, WriteOutcome, WriteRequest
 from asyncdb.errors import (
     DocumentTooLargeError,

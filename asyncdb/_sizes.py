@@ -9,7 +9,7 @@ has none). Either way the check happens before any write reaches the driver.
 
 from __future__ import annotations
 
-from asyncdb.documents import (
+from asyncdb._documents import (
     MAX_DOCUMENT_BYTES,
     MAX_NATIVE_DOCUMENT_BYTES,
     SIZE_LIMITS,

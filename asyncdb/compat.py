@@ -34,10 +34,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from asyncdb._results import BulkResult
+from asyncdb._settings import Settings
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.errors import ConfigurationError, ConflictError, NotFoundError, SyncFacadeMisuseError
-from asyncdb.results import BulkResult
-from asyncdb.settings import Settings
-from asyncdb.sync import SyncDatabaseService
 
 __all__ = [
     "DatabaseService",

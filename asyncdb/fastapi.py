@@ -32,6 +32,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from asyncdb._factory import create_database_service
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.errors import (
     AsyncDBError,
     AuthenticationError,
@@ -41,10 +45,6 @@ from asyncdb.errors import (
     ServiceClosedError,
     WriteOutcomeUnknownError,
 )
-from asyncdb.factory import create_database_service
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
-from asyncdb.sync import SyncDatabaseService
 
 __all__ = [
     "Database",

@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 import aiohttp
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
-from asyncdb.service import DatabaseService
 from benchmarks._harness import Row, ops_per_second, print_table
 from benchmarks.bench_memory import one_kb_document
 from tests.servers.couchdb import couchdb_server

@@ -22,11 +22,11 @@ from typing import Any
 import aioboto3
 from botocore.config import Config
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.drivers.dynamodb._codec import encode_body
 from asyncdb.drivers.dynamodb._items import build_item, record
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 from benchmarks._harness import Row, ops_per_second, print_table
 from tests.servers.dynamodb import DynamoDBEndpoint, dynamodb_server
 

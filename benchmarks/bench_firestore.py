@@ -17,8 +17,8 @@ import os
 import secrets
 from typing import Any
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
-from asyncdb.service import DatabaseService
 from benchmarks._harness import Row, ops_per_second, print_table
 from benchmarks.bench_memory import one_kb_document
 from tests.servers.firestore import TEST_PROJECT, firestore_emulator

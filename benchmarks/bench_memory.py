@@ -12,8 +12,8 @@ import asyncio
 import json
 from typing import Any
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.memory import MemoryDriver
-from asyncdb.service import DatabaseService
 from benchmarks._harness import Row, ops_per_second, print_table
 
 COUNT = 5_000

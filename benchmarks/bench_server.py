@@ -103,11 +103,11 @@ def _asyncdb_latency_app(latency: float) -> Any:
     awaited sleep of ``latency`` (non-blocking, as a native async client waits)."""
     import anyio
 
+    from asyncdb._service import DatabaseService
     from asyncdb.drivers.base import Body, Record
     from asyncdb.drivers.memory import MemoryDriver
     from asyncdb.middleware.base import DriverWrapper
     from asyncdb.server import ServerConfig, create_app
-    from asyncdb.service import DatabaseService
 
     class Latency(DriverWrapper):
         async def get(self, collection: str, doc_id: str) -> Record | None:

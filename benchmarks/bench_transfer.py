@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterator
 
 from asyncdb import DatabaseService, create_database_service
+from asyncdb._urls import settings_from_url
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.testing.harness import random_prefix
 from asyncdb.transfer import migrate
-from asyncdb.urls import settings_from_url
 from benchmarks._harness import Row, print_table
 from benchmarks.bench_memory import one_kb_document
 from tests.servers.couchdb import couchdb_server

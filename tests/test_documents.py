@@ -1,4 +1,4 @@
-"""Unit tests of the document contract (asyncdb/documents.py): names, ids, documents."""
+"""Unit tests of the document contract (asyncdb/_documents.py): names, ids, documents."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from asyncdb.documents import (
+from asyncdb._documents import (
     MAX_COLLECTION_NAME_LENGTH,
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,

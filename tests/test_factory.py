@@ -14,19 +14,20 @@ from pathlib import Path
 import pytest
 
 import asyncdb
-from asyncdb import factory, registry
-from asyncdb.drivers.base import Driver
-from asyncdb.drivers.memory import MemoryDriver
-from asyncdb.errors import ConfigurationError, NotFoundError, ServiceClosedError
-from asyncdb.factory import (
+from asyncdb import _factory as factory
+from asyncdb import _registry as registry
+from asyncdb._factory import (
     create_database_service,
     get_database_service,
     reset_database_service,
 )
+from asyncdb._registry import available_providers, load_provider, register_provider
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
+from asyncdb.drivers.base import Driver
+from asyncdb.drivers.memory import MemoryDriver
+from asyncdb.errors import ConfigurationError, NotFoundError, ServiceClosedError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.registry import available_providers, load_provider, register_provider
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 
 BUILT_IN = ["couchdb", "dynamodb", "firestore", "memory"]
 

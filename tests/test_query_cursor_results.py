@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 
 import asyncdb
 from asyncdb import errors
-from asyncdb.cursor import decode_cursor, encode_cursor
+from asyncdb._cursor import decode_cursor, encode_cursor
+from asyncdb._query import MAX_IN_VALUES, Condition, Query, json_equal, parse_query
+from asyncdb._results import BulkResult, Page
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.base import WriteOutcome
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.errors import (
@@ -25,9 +28,6 @@ from asyncdb.errors import (
     InvalidQueryError,
     NotFoundError,
 )
-from asyncdb.query import MAX_IN_VALUES, Condition, Query, json_equal, parse_query
-from asyncdb.results import BulkResult, Page
-from asyncdb.service import DatabaseService
 from asyncdb.testing.strategies import document_ids
 
 # --------------------------------------------------------------------------------------------

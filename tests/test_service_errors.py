@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from asyncdb._query import Query, parse_query
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.base import (
     Body,
     DeleteRequest,
@@ -30,8 +32,6 @@ from asyncdb.errors import (
     ServiceClosedError,
 )
 from asyncdb.middleware import DriverWrapper, PrefixMiddleware
-from asyncdb.query import Query, parse_query
-from asyncdb.service import DatabaseService
 from asyncdb.testing import CallRecorder
 
 SECRET = "hunter2-7c1f"

@@ -9,8 +9,8 @@ import pydantic
 import pytest
 from pydantic import SecretStr
 
+from asyncdb._settings import Settings
 from asyncdb.errors import ConfigurationError
-from asyncdb.settings import Settings
 
 
 def _aliases() -> set[str]:

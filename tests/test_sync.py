@@ -11,7 +11,9 @@ import anyio
 import pytest
 
 from asyncdb import Page, SyncDatabaseService
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.errors import (
     ConflictError,
@@ -21,8 +23,6 @@ from asyncdb.errors import (
     SyncFacadeMisuseError,
 )
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 from asyncdb.testing import CallRecorder
 
 ITEMS = "items"

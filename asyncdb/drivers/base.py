@@ -25,8 +25,8 @@ from asyncdb.errors import AsyncDBError
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb.query import Query
-    from asyncdb.settings import Settings
+    from asyncdb._query import Query
+    from asyncdb._settings import Settings
 
 __all__ = [
     "DeleteRequest",

@@ -21,7 +21,7 @@ from asyncdb.drivers.base import (
 )
 
 if TYPE_CHECKING:
-    from asyncdb.query import Query
+    from asyncdb._query import Query
 
 __all__ = ["DriverWrapper"]
 

@@ -3,7 +3,7 @@ a collection-name prefix."""
 
 from __future__ import annotations
 
-from asyncdb.documents import validate_prefix
+from asyncdb._documents import validate_prefix
 from asyncdb.drivers.base import Driver
 from asyncdb.middleware.base import DriverWrapper
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._service import DatabaseService
 from asyncdb.errors import NotFoundError
 from asyncdb.models.base import DocumentModel
-from asyncdb.service import DatabaseService
 
 __all__ = ["fill_kept_fields", "missing_kept_fields"]
 

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from asyncdb.documents import Document, validate_document_id
+from asyncdb._documents import Document, validate_document_id
 from asyncdb.errors import InvalidNameError
 
 __all__ = ["DocumentModel", "StoredSecret", "UtcDateTime", "sortable_id", "utc_now", "uuid4_id"]

@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._results import BulkResult
+from asyncdb._service import DatabaseService
 from asyncdb.errors import ConfigurationError, InvalidDocumentError
 from asyncdb.models._kept import fill_kept_fields, missing_kept_fields
 from asyncdb.models.base import DocumentModel
-from asyncdb.results import BulkResult
-from asyncdb.service import DatabaseService
 
 __all__ = ["ModelUpdateFunction", "TypedCollection", "TypedPage"]
 

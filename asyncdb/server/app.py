@@ -23,7 +23,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from asyncdb import __version__
-from asyncdb.factory import create_database_service
+from asyncdb._factory import create_database_service
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.fastapi import install_error_handlers, open_database
 from asyncdb.server import bulk, routes
 from asyncdb.server.auth import BearerTokenMiddleware
@@ -31,8 +33,6 @@ from asyncdb.server.config import ServerConfig
 from asyncdb.server.deps import STATE_SCHEMAS
 from asyncdb.server.limits import BodySizeLimitMiddleware
 from asyncdb.server.requests import RequestShapeMiddleware
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 
 __all__ = ["DOCS_ASSETS", "PUBLIC_PATHS", "create_app"]
 

@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._results import BulkResult
+from asyncdb._service import DatabaseService
 from asyncdb.errors import AsyncDBError, InvalidDocumentError, InvalidNameError
 from asyncdb.fastapi import Database, error_body, public_message
 from asyncdb.models._kept import missing_kept_fields
-from asyncdb.results import BulkResult
 from asyncdb.server.bodies import (
     BulkDeleteIn,
     BulkGetIn,
@@ -30,7 +31,6 @@ from asyncdb.server.bodies import error_responses as _errors
 from asyncdb.server.deps import CollectionName as Collection
 from asyncdb.server.deps import SchemaSet
 from asyncdb.server.validation import Schemas, generated_id, strip_secrets, validate_document
-from asyncdb.service import DatabaseService
 
 __all__ = ["router"]
 

@@ -72,10 +72,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     from pydantic import ValidationError as SettingsError
 
+    from asyncdb._settings import Settings
     from asyncdb.errors import ConfigurationError
     from asyncdb.server.config import ServerConfig
     from asyncdb.server.preflight import check_settings, probe
-    from asyncdb.settings import Settings
 
     overrides: dict[str, Any] = {
         name: value

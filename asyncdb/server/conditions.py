@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from asyncdb.documents import MAX_REVISION_LENGTH, validate_revision
+from asyncdb._documents import MAX_REVISION_LENGTH, validate_revision
 from asyncdb.errors import AsyncDBError, InvalidDocumentError
 
 __all__ = ["BadConditionError", "Condition", "etag_of", "parse_condition"]

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from asyncdb.documents import validate_collection_name
+from asyncdb._documents import validate_collection_name
 from asyncdb.errors import AsyncDBError, ConfigurationError
 from asyncdb.models.base import DocumentModel
 

@@ -9,7 +9,7 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Path, Request
 
-from asyncdb.documents import (
+from asyncdb._documents import (
     MAX_COLLECTION_NAME_LENGTH,
     MIN_COLLECTION_NAME_LENGTH,
     validate_collection_name,

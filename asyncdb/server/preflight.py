@@ -18,10 +18,10 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
+from asyncdb._factory import create_database_service
+from asyncdb._settings import Settings
+from asyncdb._urls import redact_url
 from asyncdb.errors import AuthenticationError, BackendError, ConfigurationError
-from asyncdb.factory import create_database_service
-from asyncdb.settings import Settings
-from asyncdb.urls import redact_url
 
 __all__ = ["check_settings", "probe"]
 

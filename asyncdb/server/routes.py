@@ -17,7 +17,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
 
-from asyncdb.documents import MAX_ID_BYTES, Document
+from asyncdb._documents import MAX_ID_BYTES, Document
+from asyncdb._service import MAX_PAGE_SIZE, DatabaseService
 from asyncdb.errors import AsyncDBError, AuthenticationError, ConflictError, NotFoundError
 from asyncdb.fastapi import Database, PreconditionFailedError, error_body, public_message
 from asyncdb.server.bodies import DeleteOut, ErrorOut, HealthOut, JsonObject, PageOut
@@ -26,7 +27,6 @@ from asyncdb.server.conditions import BadConditionError, Condition, etag_of, par
 from asyncdb.server.deps import CollectionName as Collection
 from asyncdb.server.deps import SchemaSet
 from asyncdb.server.validation import prepare_document, strip_secrets
-from asyncdb.service import MAX_PAGE_SIZE, DatabaseService
 
 __all__ = ["DOCUMENT_PATH", "router"]
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._service import DatabaseService
 from asyncdb.errors import InvalidDocumentError
 from asyncdb.models._kept import fill_kept_fields
 from asyncdb.models.base import DocumentModel
-from asyncdb.service import DatabaseService
 
 __all__ = [
     "ModelValidationError",

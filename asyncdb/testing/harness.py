@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._results import BulkResult, Page
+from asyncdb._service import DatabaseService, UpdateFunction
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.drivers.base import Driver
 from asyncdb.errors import ServiceClosedError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.results import BulkResult, Page
-from asyncdb.service import DatabaseService, UpdateFunction
-from asyncdb.sync import SyncDatabaseService
 from asyncdb.testing.recorder import CallRecorder
 
 __all__ = ["DriverFactory", "Harness", "ServiceLike", "SyncBackedService"]

@@ -18,7 +18,7 @@ from asyncdb.drivers.base import (
 from asyncdb.middleware.base import DriverWrapper
 
 if TYPE_CHECKING:
-    from asyncdb.query import Query
+    from asyncdb._query import Query
 
 __all__ = ["CallRecorder"]
 

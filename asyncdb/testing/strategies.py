@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from asyncdb.documents import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE, INT_MAX, INT_MIN, MAX_DEPTH
+from asyncdb._documents import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE, INT_MAX, INT_MIN, MAX_DEPTH
 
 __all__ = ["document_ids", "documents", "json_values", "keys"]
 

@@ -17,16 +17,16 @@ from typing import Any, TextIO
 
 import anyio
 
+from asyncdb._factory import create_database_service
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
+from asyncdb._urls import redact_url, settings_from_url
 from asyncdb.errors import AsyncDBError, ConfigurationError
-from asyncdb.factory import create_database_service
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 from asyncdb.transfer.checkpoint import fingerprint
 from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
 from asyncdb.transfer.fit import TargetLimitError
 from asyncdb.transfer.progress import Progress
 from asyncdb.transfer.verify import VerifyReport, verify
-from asyncdb.urls import redact_url, settings_from_url
 
 __all__ = ["main", "register"]
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import anyio
 
-from asyncdb.documents import Document, validate_collection_name
+from asyncdb._documents import Document, validate_collection_name
+from asyncdb._service import DatabaseService
 from asyncdb.errors import BackendUnavailableError, first_error
-from asyncdb.service import DatabaseService
 from asyncdb.transfer.checkpoint import Checkpoint
 from asyncdb.transfer.fit import FitCheck
 from asyncdb.transfer.ndjson import ExportWriter, read_records

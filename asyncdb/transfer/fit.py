@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncdb.documents import MAX_DOCUMENT_BYTES, MAX_NATIVE_DOCUMENT_BYTES, prepare_document
+from asyncdb._documents import MAX_DOCUMENT_BYTES, MAX_NATIVE_DOCUMENT_BYTES, prepare_document
+from asyncdb._service import DatabaseService
 from asyncdb.errors import DocumentTooLargeError
-from asyncdb.service import DatabaseService
 
 __all__ = ["MAX_LISTED", "FitCheck", "Misfit", "TargetLimitError"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from asyncdb.documents import (
+from asyncdb._documents import (
     prepare_document,
     validate_collection_name,
     validate_document_id,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncdb.service import DatabaseService
+from asyncdb._service import DatabaseService
 from asyncdb.transfer.engine import collections_of
 
 __all__ = ["Difference", "VerifyReport", "content_hash", "verify"]

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 from tests.couchdb._proxy import FaultProxy
 
 

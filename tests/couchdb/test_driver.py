@@ -12,6 +12,9 @@ from urllib.parse import quote
 import anyio
 import pytest
 
+from asyncdb._factory import create_database_service
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
 from asyncdb.errors import (
@@ -21,9 +24,6 @@ from asyncdb.errors import (
     ConflictError,
     WriteOutcomeUnknownError,
 )
-from asyncdb.factory import create_database_service
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 from asyncdb.testing import assert_same_json
 from tests.couchdb._proxy import FaultProxy
 from tests.couchdb.conftest import RawRequest

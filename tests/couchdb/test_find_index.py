@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb._mango import Index
-from asyncdb.service import DatabaseService
 from tests.couchdb._proxy import FaultProxy, Seen
 from tests.couchdb.conftest import RawRequest
 

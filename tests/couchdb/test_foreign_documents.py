@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb._codec import MARKER
 from asyncdb.drivers.couchdb._ids import ESCAPE
 from asyncdb.errors import ConflictError
-from asyncdb.service import DatabaseService
 from tests.couchdb.conftest import RawRequest
 
 LONG_KEY = "https://github.com/apache/tomcat/blob/main/" + "java/org/apache/catalina/" * 30

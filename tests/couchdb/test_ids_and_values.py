@@ -11,13 +11,13 @@ from urllib.parse import quote
 
 import pytest
 
-from asyncdb.documents import MAX_DEPTH
+from asyncdb._documents import MAX_DEPTH
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._codec import MARKER, decode_body, encode_body, stamp
 from asyncdb.drivers.couchdb._core import DEFAULT_MAX_DOCUMENT_SIZE
 from asyncdb.drivers.couchdb._ids import DIGEST, ESCAPE, decode, encode
 from asyncdb.errors import NotFoundError
-from asyncdb.service import DatabaseService
 from asyncdb.testing import assert_same_json
 from tests.couchdb._proxy import FaultProxy
 from tests.couchdb.conftest import RawRequest

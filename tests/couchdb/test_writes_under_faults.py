@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb._transport import parse_server_url
 from asyncdb.errors import (
     BackendUnavailableError,
@@ -18,7 +19,6 @@ from asyncdb.errors import (
     NotFoundError,
     WriteOutcomeUnknownError,
 )
-from asyncdb.service import DatabaseService
 from tests.couchdb._proxy import FaultProxy, Seen
 from tests.couchdb.conftest import RawRequest
 

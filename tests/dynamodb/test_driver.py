@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import (
     AuthenticationError,
@@ -21,8 +23,6 @@ from asyncdb.errors import (
     NotFoundError,
 )
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 from asyncdb.testing import assert_same_json
 from tests.dynamodb._proxy import FaultProxy, Forward, Reply, error_reply
 from tests.servers._process import free_port

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from asyncdb.documents import MAX_DOCUMENT_BYTES, prepare_document
+from asyncdb._documents import MAX_DOCUMENT_BYTES, prepare_document
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.drivers.dynamodb._codec import (
     FLOATS_ATTRIBUTE,
@@ -22,7 +23,6 @@ from asyncdb.drivers.dynamodb._ids import DIGEST_PREFIX, storage_key
 from asyncdb.drivers.dynamodb._items import ITEM_LIMIT, build_item, item_size, record
 from asyncdb.errors import DocumentTooLargeError, NotFoundError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 from asyncdb.testing import assert_same_json
 from tests.servers.dynamodb import DynamoDBEndpoint
 

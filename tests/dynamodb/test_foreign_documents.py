@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import ConflictError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 
 MakeDriver = Callable[..., DynamoDBDriver]
 

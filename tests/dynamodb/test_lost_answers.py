@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import (
     BackendUnavailableError,
@@ -21,7 +22,6 @@ from asyncdb.errors import (
     WriteOutcomeUnknownError,
 )
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 from tests.dynamodb._proxy import DropAnswer, FaultProxy, Forward, Reply, error_reply
 from tests.servers._process import free_port
 from tests.servers.dynamodb import DynamoDBEndpoint

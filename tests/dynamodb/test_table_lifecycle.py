@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import BackendUnavailableError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.service import DatabaseService
 from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint, dynalite_server
 from tests.servers.fixtures import serve
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._service import DatabaseService
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.errors import BackendUnavailableError, NotFoundError
-from asyncdb.service import DatabaseService
-from asyncdb.sync import SyncDatabaseService
 from tests.faults._faults import RECOVERY_LIMIT, Episode, inject_faults
 from tests.faults._history import MAX_CALL_SECONDS, History
 from tests.faults._targets import Target

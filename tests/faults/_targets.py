@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
-from asyncdb.service import DatabaseService
 from tests.faults._proxy import FaultProxy
 from tests.servers import couchdb, dynamodb, firestore
 from tests.servers._process import ManagedServer, unavailable

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncdb.documents import Document
-from asyncdb.results import BulkResult
-from asyncdb.service import DatabaseService
-from asyncdb.sync import SyncDatabaseService
+from asyncdb._documents import Document
+from asyncdb._results import BulkResult
+from asyncdb._service import DatabaseService
+from asyncdb._sync import SyncDatabaseService
 from tests.faults._history import History, Op, Write, classify
 
 __all__ = ["COUNTER", "REGISTER", "REGISTER_INITIAL", "Budget", "Writer"]

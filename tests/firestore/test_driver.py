@@ -18,7 +18,9 @@ import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.vector import Vector
 
-from asyncdb.documents import MAX_DEPTH
+from asyncdb._documents import MAX_DEPTH
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import NESTED_ARRAY_PREFIX
 from asyncdb.errors import (
@@ -27,8 +29,6 @@ from asyncdb.errors import (
     ConflictError,
     InvalidDocumentError,
 )
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 from asyncdb.testing import assert_same_json
 from tests.servers._process import free_port
 from tests.servers.firestore import TEST_PROJECT

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from asyncdb.documents import MAX_DEPTH
+from asyncdb._documents import MAX_DEPTH
+from asyncdb._query import Condition, Query
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import JSON_PREFIX, MAX_NATIVE_DEPTH, OVERFLOW_FIELD
-from asyncdb.query import Condition, Query
-from asyncdb.service import DatabaseService
 from asyncdb.testing import assert_same_json
 from tests.servers.firestore import TEST_PROJECT
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.errors import ConflictError
-from asyncdb.service import DatabaseService
 from asyncdb.testing import assert_same_json
 from tests.servers.firestore import TEST_PROJECT
 

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from asyncdb.documents import MAX_ID_BYTES
+from asyncdb._documents import MAX_ID_BYTES
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._ids import ORIGINAL_ID_FIELD, caller_id, stored_id
 from asyncdb.errors import ConflictError, NotFoundError
-from asyncdb.service import DatabaseService
 from tests.servers.firestore import TEST_PROJECT
 
 NATIVE = ["user_google_1", "a:b", "files:apache~tomcat", "__x", "x__", "_leading", "é~", "a.b"]

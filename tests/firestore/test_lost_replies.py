@@ -15,9 +15,9 @@ from typing import Any
 import grpc
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.errors import ConflictError, WriteOutcomeUnknownError
-from asyncdb.service import DatabaseService
 from tests.firestore._proxy import LosingProxy
 from tests.servers.firestore import TEST_PROJECT
 

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud.firestore_v1 import types
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import encode_document
 from asyncdb.drivers.firestore._size import document_size
 from asyncdb.errors import DocumentTooLargeError
-from asyncdb.service import DatabaseService
 from tests.servers.firestore import TEST_PROJECT
 
 _Document = types.Document.pb()

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from asyncdb.documents import MAX_DOCUMENT_BYTES, MAX_NATIVE_DOCUMENT_BYTES
+from asyncdb._documents import MAX_DOCUMENT_BYTES, MAX_NATIVE_DOCUMENT_BYTES
+from asyncdb._query import parse_query
+from asyncdb._service import DatabaseService
+from asyncdb._sync import SyncDatabaseService
 from asyncdb.drivers.base import Body, DriverLimits
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.errors import (
@@ -21,9 +24,6 @@ from asyncdb.errors import (
     InvalidQueryError,
 )
 from asyncdb.middleware import DriverWrapper, PrefixMiddleware
-from asyncdb.query import parse_query
-from asyncdb.service import DatabaseService
-from asyncdb.sync import SyncDatabaseService
 from asyncdb.testing import CallRecorder
 
 ITEMS = "items"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from asyncdb import create_database_service
+from asyncdb._urls import redact_url, settings_from_url
 from asyncdb.cli import main
 from asyncdb.testing.harness import random_prefix
-from asyncdb.urls import redact_url, settings_from_url
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from asyncdb import DatabaseService
-from asyncdb.documents import MAX_DOCUMENT_BYTES, prepare_document
+from asyncdb._documents import MAX_DOCUMENT_BYTES, prepare_document
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.testing import CallRecorder
 from asyncdb.transfer import export_collections, import_file, migrate

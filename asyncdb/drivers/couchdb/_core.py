@@ -39,7 +39,7 @@ from asyncdb.errors import (
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb.settings import Settings
+    from asyncdb._settings import Settings
 
 logger = logging.getLogger("asyncdb")
 

@@ -23,7 +23,7 @@ from asyncdb.drivers.couchdb._transport import reason_of
 from asyncdb.errors import BackendError
 
 if TYPE_CHECKING:
-    from asyncdb.query import Query
+    from asyncdb._query import Query
 
 logger = logging.getLogger("asyncdb")
 

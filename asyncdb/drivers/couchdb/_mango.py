@@ -26,8 +26,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from asyncdb._query import Query, Scalar
 from asyncdb.drivers.couchdb._codec import SAFE_INTEGER
-from asyncdb.query import Query, Scalar
 
 __all__ = ["PLAIN_FIELD", "Index", "choose_index", "equality_fields", "find_request", "selector"]
 

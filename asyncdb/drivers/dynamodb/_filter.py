@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncdb.documents import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE, INT_MAX, INT_MIN
+from asyncdb._documents import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE, INT_MAX, INT_MIN
+from asyncdb._query import Query, Scalar
 from asyncdb.drivers.dynamodb._codec import EMPTY_KEY_ATTRIBUTE
-from asyncdb.query import Query, Scalar
 
 __all__ = ["ScanFilter", "build_filter"]
 

@@ -20,9 +20,9 @@ from typing import Any, Final
 
 from google.cloud.firestore_v1 import types
 
+from asyncdb._query import Condition, Query
 from asyncdb.drivers.firestore._codec import OVERFLOW_FIELD, encode_value, field_name
 from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD
-from asyncdb.query import Condition, Query
 
 __all__ = ["build_query", "field_path"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asyncdb.documents import MAX_DOCUMENT_BYTES
+from asyncdb._documents import MAX_DOCUMENT_BYTES
 from asyncdb.errors import (
     ConflictError,
     DocumentTooLargeError,

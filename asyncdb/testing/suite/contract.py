@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncdb.documents import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_FIELDS
+from asyncdb._documents import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_FIELDS
 from asyncdb.errors import (
     DocumentTooLargeError,
     InvalidDocumentError,

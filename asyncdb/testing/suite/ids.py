@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncdb.documents import MAX_DOCUMENT_BYTES, prepare_document
+from asyncdb._documents import MAX_DOCUMENT_BYTES, prepare_document
 from asyncdb.errors import ConflictError, NotFoundError
 from asyncdb.testing.assertions import assert_same_json
 from asyncdb.testing.harness import ServiceLike

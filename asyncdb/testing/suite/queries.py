@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from asyncdb._query import parse_query
 from asyncdb.errors import InvalidQueryError, ValidationError
-from asyncdb.query import parse_query
 from asyncdb.testing.harness import Harness, ServiceLike
 
 ITEMS = "items"

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asyncdb.documents import (
+from asyncdb._documents import (
     FLOAT_MAX_MAGNITUDE,
     FLOAT_MIN_MAGNITUDE,
     INT_MAX,

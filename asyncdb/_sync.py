@@ -22,12 +22,12 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from asyncdb.documents import Document
+from asyncdb._documents import Document
+from asyncdb._factory import create_database_service
+from asyncdb._results import BulkResult, Page
+from asyncdb._service import DatabaseService, UpdateFunction
+from asyncdb._settings import Settings
 from asyncdb.errors import ServiceClosedError, SyncFacadeMisuseError
-from asyncdb.factory import create_database_service
-from asyncdb.results import BulkResult, Page
-from asyncdb.service import DatabaseService, UpdateFunction
-from asyncdb.settings import Settings
 
 __all__ = ["SyncDatabaseService"]
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from asyncdb.documents import SIZE_LIMITS, _shown, validate_prefix
+from asyncdb._documents import SIZE_LIMITS, _shown, validate_prefix
 from asyncdb.errors import AsyncDBError, ConfigurationError, InvalidNameError
 
 __all__ = ["Settings"]
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         """
         if self.database_url is None:
             return self
-        from asyncdb.urls import settings_from_url
+        from asyncdb._urls import settings_from_url
 
         expanded = settings_from_url(self.database_url.get_secret_value(), base=self)
         if (

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from asyncdb._settings import Settings
 from asyncdb.errors import ConfigurationError
-from asyncdb.settings import Settings
 
 __all__ = ["redact_url", "settings_from_url"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from asyncdb._registry import load_provider
+from asyncdb._service import DatabaseService
+from asyncdb._settings import Settings
 from asyncdb.drivers.base import Driver
 from asyncdb.errors import ConfigurationError, ServiceClosedError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from asyncdb.registry import load_provider
-from asyncdb.service import DatabaseService
-from asyncdb.settings import Settings
 
 __all__ = [
     "build_driver",

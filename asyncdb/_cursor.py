@@ -13,7 +13,7 @@ import binascii
 import json
 from typing import Final
 
-from asyncdb.documents import validate_document_id
+from asyncdb._documents import validate_document_id
 from asyncdb.errors import InvalidCursorError, InvalidNameError
 
 __all__ = ["decode_cursor", "encode_cursor"]

@@ -1,7 +1,7 @@
 """``DatabaseService``: the face. One concrete class over any driver.
 
 Everything portable lives here, once: validation of names, ids and documents (the
-contract in ``asyncdb.documents``), copies in and out, error shaping, chunking of bulk
+contract in ``asyncdb._documents``), copies in and out, error shaping, chunking of bulk
 calls, the read-modify-write loop of ``update``, pagination cursors. Drivers only talk to
 their backend.
 """
@@ -18,14 +18,16 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio
 
 from asyncdb._bulk import chunks, id_list, plan_deletes, plan_writes
-from asyncdb._sizes import SizeGuard
-from asyncdb.cursor import decode_cursor, encode_cursor
-from asyncdb.documents import (
+from asyncdb._cursor import decode_cursor, encode_cursor
+from asyncdb._documents import (
     Document,
     validate_collection_name,
     validate_document_id,
     validate_revision,
 )
+from asyncdb._query import parse_query
+from asyncdb._results import BulkResult, Page
+from asyncdb._sizes import SizeGuard
 from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest
 from asyncdb.errors import (
     AsyncDBError,
@@ -39,8 +41,6 @@ from asyncdb.errors import (
     ValidationError,
     first_error,
 )
-from asyncdb.query import parse_query
-from asyncdb.results import BulkResult, Page
 
 __all__ = ["DatabaseService", "UpdateFunction"]
 
