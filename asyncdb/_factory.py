@@ -15,6 +15,7 @@ from asyncdb._registry import load_provider
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb.drivers.base import Driver
+from asyncdb.drivers.settings import DriverSettings
 from asyncdb.errors import ConfigurationError, ServiceClosedError
 from asyncdb.middleware.prefix import PrefixMiddleware
 
@@ -35,6 +36,9 @@ def build_driver(settings: Settings) -> Driver:
     """The chosen provider's driver, wrapped in the prefix middleware when one is set."""
     settings = settings.resolved()
     driver_class = load_provider(settings.database_provider)
+    # Every provider field given must be one of this provider's, even for a driver whose
+    # from_settings reads none: a misspelt or misplaced setting is an error, not ignored.
+    (driver_class.settings_class or DriverSettings).of(settings)
     driver: Driver = driver_class.from_settings(settings)
     if settings.collection_prefix:
         driver = PrefixMiddleware(driver, settings.collection_prefix)

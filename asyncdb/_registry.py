@@ -13,20 +13,36 @@ from importlib.metadata import entry_points
 from typing import Final
 
 from asyncdb.drivers.base import Driver
+from asyncdb.drivers.settings import DriverSettings
 from asyncdb.errors import ConfigurationError
 
-__all__ = ["ENTRY_POINT_GROUP", "available_providers", "load_provider", "register_provider"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "available_providers",
+    "load_provider",
+    "provider_for_scheme",
+    "register_provider",
+    "settings_class_of",
+]
 
 logger = logging.getLogger("asyncdb")
 
 ENTRY_POINT_GROUP: Final = "asyncdb.drivers"
 
-#: provider name -> (import path, the extra that installs its client library)
+#: provider name -> (its driver, the extra that installs its client library). Each
+#: built-in provider is one folder, ``asyncdb/drivers/<name>/``, whose ``settings`` module
+#: (no client library) holds its settings class and URL schemes.
 _BUILT_IN: Final[dict[str, tuple[str, str | None]]] = {
-    "memory": ("asyncdb.drivers.memory:MemoryDriver", None),
-    "couchdb": ("asyncdb.drivers.couchdb:CouchDBDriver", "couchdb"),
-    "dynamodb": ("asyncdb.drivers.dynamodb:DynamoDBDriver", "dynamodb"),
-    "firestore": ("asyncdb.drivers.firestore:FirestoreDriver", "firestore"),
+    "memory": ("asyncdb.drivers.memory.driver:MemoryDriver", None),
+    "couchdb": ("asyncdb.drivers.couchdb.driver:CouchDBDriver", "couchdb"),
+    "dynamodb": ("asyncdb.drivers.dynamodb.driver:DynamoDBDriver", "dynamodb"),
+    "firestore": ("asyncdb.drivers.firestore.driver:FirestoreDriver", "firestore"),
+}
+_BUILT_IN_SETTINGS: Final[dict[str, str]] = {
+    "memory": "asyncdb.drivers.memory.settings:MemorySettings",
+    "couchdb": "asyncdb.drivers.couchdb.settings:CouchDBSettings",
+    "dynamodb": "asyncdb.drivers.dynamodb.settings:DynamoDBSettings",
+    "firestore": "asyncdb.drivers.firestore.settings:FirestoreSettings",
 }
 _registered: dict[str, type[Driver]] = {}
 
@@ -90,3 +106,33 @@ def load_provider(name: str) -> type[Driver]:
         raise ConfigurationError(f"provider {name!r} points at {target!r}, not a Driver class")
     logger.debug("loaded provider %s from %s", name, target)
     return driver_class
+
+
+def settings_class_of(name: str) -> type[DriverSettings]:
+    """The settings class of provider ``name``, loaded without its client library for a
+    built-in provider; ``DriverSettings`` itself (no fields) for a driver that names none."""
+    name = name.strip().lower()
+    if name in _BUILT_IN_SETTINGS and name not in _registered:
+        module_name, _, attribute = _BUILT_IN_SETTINGS[name].partition(":")
+        found: type[DriverSettings] = getattr(importlib.import_module(module_name), attribute)
+        return found
+    return load_provider(name).settings_class or DriverSettings
+
+
+def provider_for_scheme(scheme: str) -> str | None:
+    """The provider whose settings class owns URL scheme ``scheme``, or ``None``.
+
+    Built-in providers answer without importing a client library; a provider registered
+    at run time or by entry point is loaded to be asked (one that fails to load is
+    skipped here: naming it in ``DATABASE_PROVIDER`` reports why).
+    """
+    scheme = scheme.lower()
+    for name in (*_registered, *_BUILT_IN_SETTINGS, *sorted(_entry_points())):
+        try:
+            schemes = settings_class_of(name).url_schemes
+        except ConfigurationError as exc:
+            logger.debug("provider %s skipped while looking for scheme %s: %s", name, scheme, exc)
+            continue
+        if scheme in schemes:
+            return name
+    return None

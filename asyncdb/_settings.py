@@ -10,20 +10,28 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from asyncdb._documents import SIZE_LIMITS, _shown, validate_prefix
+from asyncdb._urls import parse_provider_url, redact_url
 from asyncdb.errors import AsyncDBError, ConfigurationError, InvalidNameError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "settings_from_url"]
 
 
 class Settings(BaseSettings):
-    """Where the documents live. Every field reads the environment variable in its alias.
+    """Where the documents live: what every provider shares. Every field reads the
+    environment variable in its alias; a provider's own settings (``COUCHDB_URL``,
+    ``DYNAMODB_REGION``, ...) are declared in its folder, ``asyncdb/drivers/<name>/
+    settings.py``, and may also be given here by name.
 
     Only ``DATABASE_PROVIDER`` chooses the backend; it is checked against the registry when
     the service is built, and an unknown name is an error, never a silent fallback.
     """
 
+    # extra="allow": a provider's own fields may be given by name (``Settings(
+    # database_provider="couchdb", couchdb_url=...)``); they are kept aside and checked by
+    # that provider's settings class when the driver is built. The environment is read
+    # only for the fields declared here and in the provider's class.
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", populate_by_name=True, frozen=True
+        env_file=None, extra="allow", populate_by_name=True, frozen=True
     )
 
     database_provider: str = Field(
@@ -61,81 +69,26 @@ class Settings(BaseSettings):
         "native: each backend's own limit by its own measure",
     )
 
-    # CouchDB
-    couchdb_url: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("COUCHDB_URL", "couchdb_url")
-    )
-    couchdb_user: str | None = Field(
-        default=None, validation_alias=AliasChoices("COUCHDB_USER", "couchdb_user")
-    )
-    couchdb_password: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("COUCHDB_PASSWORD", "couchdb_password")
-    )
-
-    # DynamoDB (the standard AWS variables; unset ones fall back to the AWS credential chain)
-    dynamodb_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("DYNAMODB_REGION", "dynamodb_region")
-    )
-    dynamodb_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("DYNAMODB_ENDPOINT_URL", "dynamodb_endpoint_url"),
-    )
-    aws_access_key_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "aws_access_key_id")
-    )
-    aws_secret_access_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
-    )
-    aws_session_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN", "aws_session_token")
-    )
-    aws_profile: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_PROFILE", "aws_profile")
-    )
-
-    # Firestore (unset credentials fall back to Google's application-default credentials)
-    firestore_emulator_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST", "firestore_emulator_host"),
-    )
-    google_cloud_project: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "GOOGLE_CLOUD_PROJECT",
-            "GCLOUD_PROJECT",
-            "FIRESTORE_PROJECT_ID",
-            "google_cloud_project",
-        ),
-    )
-    google_application_credentials: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "GOOGLE_APPLICATION_CREDENTIALS", "google_application_credentials"
-        ),
-    )
-    firestore_database: str = Field(
-        default="(default)",
-        validation_alias=AliasChoices("FIRESTORE_DATABASE", "firestore_database"),
-    )
+    def provider_fields(self) -> dict[str, Any]:
+        """The provider's own fields given to these settings by name (``Settings(
+        couchdb_url=...)``) or by ``DATABASE_URL``; the provider's settings class
+        (``DriverSettings.of``) checks them and reads the environment for the rest."""
+        return dict(self.model_extra or {})
 
     def resolved(self) -> Settings:
-        """These settings with ``DATABASE_URL`` expanded into the fields it stands for.
+        """These settings with ``DATABASE_URL`` expanded: the provider its scheme names,
+        the prefix, and the provider's fields.
 
         A provider chosen explicitly (``DATABASE_PROVIDER``) that contradicts the URL is a
         ``ConfigurationError``: asyncdb never guesses which one was meant.
         """
         if self.database_url is None:
             return self
-        from asyncdb._urls import settings_from_url
-
         expanded = settings_from_url(self.database_url.get_secret_value(), base=self)
         if (
             "database_provider" in self.model_fields_set
             and self.database_provider != expanded.database_provider
         ):
-            from asyncdb.errors import ConfigurationError
-
             raise ConfigurationError(
                 f"DATABASE_PROVIDER={self.database_provider!r} contradicts DATABASE_URL, "
                 f"which names {expanded.database_provider!r}; set only one of them"
@@ -145,9 +98,14 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # The provider shown is the one that decides: DATABASE_URL's when it is set, so a
         # repr never says "memory" while the service talks to CouchDB. No secret is shown:
-        # the URL and passwords stay SecretStr.
+        # the URL stays SecretStr, and a provider field given by name is shown by name
+        # only (which of them are secrets is the provider's to know).
+        extra = self.model_extra or {}
         for name, value in super().__repr_args__():
-            yield name, self._effective_provider() if name == "database_provider" else value
+            if name in extra:
+                yield name, "<set>"
+            else:
+                yield name, self._effective_provider() if name == "database_provider" else value
 
     def _effective_provider(self) -> str:
         if self.database_url is None:
@@ -181,3 +139,20 @@ class Settings(BaseSettings):
             return validate_prefix(value)
         except InvalidNameError as exc:
             raise ValueError(f"DATABASE_COLLECTION_PREFIX: {exc}") from None
+
+
+def settings_from_url(url: str, base: Settings | None = None) -> Settings:
+    """Settings for the backend ``url`` names, on top of ``base`` (the environment's by
+    default, so credentials from the environment still apply). ``ConfigurationError`` on
+    a URL that is not one of the accepted forms; the message never shows a password."""
+    provider, fields, prefix = parse_provider_url(url)
+    base = Settings() if base is None else base
+    merged: dict[str, Any] = base.model_dump() | {"database_provider": provider}
+    merged.pop("database_url", None)
+    if prefix is not None:
+        merged["collection_prefix"] = prefix
+    merged |= fields
+    try:
+        return Settings(**merged)
+    except ValueError as exc:
+        raise ConfigurationError(f"provider URL {redact_url(url)}: {exc}") from None

@@ -7,21 +7,23 @@ Accepted everywhere a provider is named (``DATABASE_URL``, the CLI's ``--from``/
 - ``dynamodb://?region=eu-west-1&endpoint=http://127.0.0.1:8000``
 - ``firestore://project-id?emulator=127.0.0.1:8080&database=(default)``
 
-Every form also takes ``?prefix=`` (the collection prefix). ``redact_url`` hides passwords
-and keys before a URL is shown anywhere.
+Every form also takes ``?prefix=`` (the collection prefix). Which provider owns a scheme,
+and what its URL means, is that provider's settings class's to say
+(``DriverSettings.url_schemes`` / ``from_url``): this module only takes the URL apart and
+asks the registry. ``redact_url`` hides passwords and keys before a URL is shown anywhere.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
-from asyncdb._settings import Settings
+from asyncdb._registry import available_providers, provider_for_scheme, settings_class_of
+from asyncdb.drivers.settings import ProviderURL
 from asyncdb.errors import ConfigurationError
 
-__all__ = ["redact_url", "settings_from_url"]
+__all__ = ["known_schemes", "parse_provider_url", "redact_url"]
 
-_SCHEMES = {"memory", "couchdb", "couchdbs", "dynamodb", "firestore"}
 _SECRET_PARAMETERS = {"password", "secret", "aws_secret_access_key", "token", "key"}
 
 
@@ -47,65 +49,44 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
-def settings_from_url(url: str, base: Settings | None = None) -> Settings:
-    """Settings for the backend ``url`` names, on top of ``base`` (the environment's by
-    default, so credentials from the environment still apply). ``ConfigurationError`` on
-    a URL that is not one of the accepted forms; the message never shows a password."""
+def parse_provider_url(url: str) -> tuple[str, dict[str, Any], str | None]:
+    """``(provider, provider fields, collection prefix or None)`` that ``url`` stands for.
+
+    The provider is the one whose settings class owns the URL's scheme (asked through the
+    registry, so a third-party provider's scheme works as a built-in one does); its
+    settings class turns the URL into its fields. ``ConfigurationError`` for a URL no
+    provider owns, or with parameters nobody understood; no message shows a password.
+    """
+    shown = redact_url(url)
     try:
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        port = parts.port
+        parts.port  # noqa: B018 - parsed here so that a bad port is this error, not later
     except ValueError as exc:
-        raise ConfigurationError(f"invalid provider URL {redact_url(url)}: {exc}") from None
+        raise ConfigurationError(f"invalid provider URL {shown}: {exc}") from None
     scheme = parts.scheme.lower()
-    if scheme not in _SCHEMES:
+    provider = provider_for_scheme(scheme) if scheme else None
+    if provider is None:
         raise ConfigurationError(
-            f"provider URL {redact_url(url)} must start with one of "
-            "memory://, couchdb://, couchdbs://, dynamodb://, firestore://"
+            f"provider URL {shown} must start with one of "
+            + ", ".join(f"{known}://" for known in known_schemes())
         )
-    update: dict[str, Any] = {}
-    if "prefix" in query:
-        update["collection_prefix"] = query.pop("prefix")
-    if scheme == "memory":
-        update["database_provider"] = "memory"
-    elif scheme in {"couchdb", "couchdbs"}:
-        if not parts.hostname:
-            raise ConfigurationError(f"provider URL {redact_url(url)} names no CouchDB host")
-        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        address = f"{host}:{port}" if port else host
-        http = "https" if scheme == "couchdbs" else "http"
-        update |= {
-            "database_provider": "couchdb",
-            "couchdb_url": urlunsplit((http, address, parts.path, "", "")),
-        }
-        if parts.username is not None:
-            update["couchdb_user"] = unquote(parts.username)
-        if parts.password is not None:
-            update["couchdb_password"] = unquote(parts.password)
-    elif scheme == "dynamodb":
-        update["database_provider"] = "dynamodb"
-        if "region" in query:
-            update["dynamodb_region"] = query.pop("region")
-        if "endpoint" in query:
-            update["dynamodb_endpoint_url"] = query.pop("endpoint")
-    else:
-        update["database_provider"] = "firestore"
-        project = parts.hostname or query.pop("project", None)
-        if project:
-            update["google_cloud_project"] = project
-        if "emulator" in query:
-            update["firestore_emulator_host"] = query.pop("emulator")
-        if "database" in query:
-            update["firestore_database"] = query.pop("database")
-    unknown = sorted(set(query) - {"region", "endpoint", "emulator", "database", "project"})
-    if unknown:
+    prefix = query.pop("prefix", None)
+    parsed = ProviderURL(scheme=scheme, parts=parts, shown=shown, query=query)
+    fields = settings_class_of(provider).from_url(parsed)
+    if parsed.query:
         raise ConfigurationError(
-            f"provider URL {redact_url(url)} has unknown parameters: {', '.join(unknown)}"
+            f"provider URL {shown} has unknown parameters: {', '.join(sorted(parsed.query))}"
         )
-    base = Settings() if base is None else base
-    merged = base.model_dump() | update
-    merged.pop("database_url", None)
-    try:
-        return Settings(**merged)
-    except ValueError as exc:
-        raise ConfigurationError(f"provider URL {redact_url(url)}: {exc}") from None
+    return provider, fields, prefix
+
+
+def known_schemes() -> list[str]:
+    """Every URL scheme some provider here owns, sorted."""
+    schemes: set[str] = set()
+    for name in available_providers():
+        try:
+            schemes.update(settings_class_of(name).url_schemes)
+        except ConfigurationError:
+            continue
+    return sorted(schemes)

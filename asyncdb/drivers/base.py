@@ -16,7 +16,7 @@ import abc
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from asyncdb._query import Query
     from asyncdb._settings import Settings
+    from asyncdb.drivers.settings import DriverSettings
 
 __all__ = [
     "DeleteRequest",
@@ -122,6 +123,9 @@ class Driver(abc.ABC):
 
     name: str = "driver"
     limits: DriverLimits = DriverLimits()
+    #: The provider's own settings (``asyncdb.drivers.settings.DriverSettings``): the
+    #: fields it reads from the environment and the URL schemes it owns. ``None``: none.
+    settings_class: ClassVar[type[DriverSettings] | None] = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

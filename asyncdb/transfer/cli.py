@@ -19,8 +19,8 @@ import anyio
 
 from asyncdb._factory import create_database_service
 from asyncdb._service import DatabaseService
-from asyncdb._settings import Settings
-from asyncdb._urls import redact_url, settings_from_url
+from asyncdb._settings import Settings, settings_from_url
+from asyncdb._urls import redact_url
 from asyncdb.errors import AsyncDBError, ConfigurationError
 from asyncdb.transfer.checkpoint import fingerprint
 from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate

@@ -25,6 +25,7 @@ from asyncdb.drivers.couchdb._codec import (
     stored_id,
 )
 from asyncdb.drivers.couchdb._transport import Reply, Transport, parse_server_url, segment
+from asyncdb.drivers.couchdb.settings import CouchDBSettings
 from asyncdb.errors import (
     AsyncDBError,
     AuthenticationError,
@@ -89,6 +90,7 @@ class CouchCore(Driver):
     """The shared state and plumbing of ``CouchDBDriver`` (see its docstring)."""
 
     name = "couchdb"
+    settings_class = CouchDBSettings
     limits = DriverLimits(
         max_get_batch=500,
         max_write_batch=500,
@@ -137,12 +139,13 @@ class CouchCore(Driver):
     def from_settings(cls, settings: Settings) -> Self:
         """Build from ``COUCHDB_URL`` (required), ``COUCHDB_USER``, ``COUCHDB_PASSWORD``,
         ``DATABASE_REQUEST_TIMEOUT`` and ``DATABASE_MAX_RETRIES``."""
-        if not settings.couchdb_url:
+        own = CouchDBSettings.of(settings)
+        if not own.couchdb_url:
             raise ConfigurationError("COUCHDB_URL is not set (e.g. http://127.0.0.1:5984)")
-        password = settings.couchdb_password
+        password = own.couchdb_password
         return cls(
-            settings.couchdb_url.get_secret_value(),
-            user=settings.couchdb_user,
+            own.couchdb_url.get_secret_value(),
+            user=own.couchdb_user,
             password=password.get_secret_value() if password is not None else None,
             request_timeout=settings.request_timeout,
             connect_timeout=min(10.0, settings.request_timeout),

@@ -35,6 +35,7 @@ from asyncdb.drivers.dynamodb._items import (
     stored_rev,
 )
 from asyncdb.drivers.dynamodb._tables import Tables
+from asyncdb.drivers.dynamodb.settings import DynamoDBSettings
 from asyncdb.errors import (
     AsyncDBError,
     BackendUnavailableError,
@@ -79,6 +80,7 @@ class DynamoDBDriver(BulkOperations, Driver):
     """
 
     name = "dynamodb"
+    settings_class = DynamoDBSettings
     limits = DriverLimits(
         max_get_batch=BATCH_GET_KEYS,
         max_write_batch=BATCH_WRITE_ITEMS,
@@ -137,15 +139,16 @@ class DynamoDBDriver(BulkOperations, Driver):
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """Region, endpoint, keys and timeouts from ``Settings`` (DYNAMODB_*, AWS_*)."""
-        secret = settings.aws_secret_access_key
-        token = settings.aws_session_token
+        own = DynamoDBSettings.of(settings)
+        secret = own.aws_secret_access_key
+        token = own.aws_session_token
         return cls(
-            region=settings.dynamodb_region,
-            endpoint_url=settings.dynamodb_endpoint_url,
-            aws_access_key_id=settings.aws_access_key_id,
+            region=own.dynamodb_region,
+            endpoint_url=own.dynamodb_endpoint_url,
+            aws_access_key_id=own.aws_access_key_id,
             aws_secret_access_key=secret.get_secret_value() if secret else None,
             aws_session_token=token.get_secret_value() if token else None,
-            profile=settings.aws_profile,
+            profile=own.aws_profile,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
         )

@@ -40,6 +40,7 @@ from asyncdb.drivers.firestore._codec import format_revision, parse_revision
 from asyncdb.drivers.firestore._connection import Connection, ConnectionConfig, connect
 from asyncdb.drivers.firestore._queries import build_query
 from asyncdb.drivers.firestore._records import addressable, fill_document, fill_write, record_of
+from asyncdb.drivers.firestore.settings import FirestoreSettings
 from asyncdb.errors import ConflictError
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class FirestoreDriver(Driver):
     """
 
     name = "firestore"
+    settings_class = FirestoreSettings
     limits = DriverLimits(
         max_get_batch=300,
         max_write_batch=MAX_BATCH_WRITES,
@@ -113,11 +115,12 @@ class FirestoreDriver(Driver):
         """Build from ``Settings``. Without ``FIRESTORE_EMULATOR_HOST`` the project comes
         from ``GOOGLE_CLOUD_PROJECT`` or the credentials; if neither names one, the first
         connection (``open()``) raises ``ConfigurationError`` naming GOOGLE_CLOUD_PROJECT."""
+        own = FirestoreSettings.of(settings)
         return cls(
-            project=settings.google_cloud_project,
-            database=settings.firestore_database,
-            emulator_host=settings.firestore_emulator_host,
-            credentials_file=settings.google_application_credentials,
+            project=own.google_cloud_project,
+            database=own.firestore_database,
+            emulator_host=own.firestore_emulator_host,
+            credentials_file=own.google_application_credentials,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
         )

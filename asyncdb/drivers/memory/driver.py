@@ -25,6 +25,7 @@ from asyncdb.drivers.base import (
     WriteOutcome,
     WriteRequest,
 )
+from asyncdb.drivers.memory.settings import MemorySettings
 from asyncdb.errors import AsyncDBError, ConflictError
 
 __all__ = ["MemoryDriver"]
@@ -45,6 +46,7 @@ class MemoryDriver(Driver):
     """Keeps collections in this process; they vanish with it. For tests and laptops."""
 
     name = "memory"
+    settings_class = MemorySettings
     # No document size limit of its own (native_document_bytes=None): under
     # DATABASE_SIZE_LIMIT=native the face's cap of 16 MiB applies, by the default measure.
     limits = DriverLimits(
