@@ -25,9 +25,9 @@ LONG_FAULT_RUN = {
 
 
 def _prerequisites() -> ModuleType:
-    """tests/servers/prerequisites.py, loaded by path: it needs only the standard library,
+    """tests/backends/prerequisites.py, loaded by path: it needs only the standard library,
     so it runs before any virtualenv exists."""
-    path = Path(__file__).parent / "tests" / "servers" / "prerequisites.py"
+    path = Path(__file__).parent / "tests" / "backends" / "prerequisites.py"
     spec = importlib.util.spec_from_file_location("asyncdb_test_prerequisites", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -27,7 +27,7 @@ from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
 from benchmarks._harness import Row, ops_per_second, print_table
 from benchmarks.bench_memory import one_kb_document
-from tests.servers.couchdb import couchdb_server
+from tests.backends.couchdb import couchdb_server
 
 COUNT = 300
 ROUNDS = 5

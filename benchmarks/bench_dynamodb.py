@@ -28,7 +28,7 @@ from asyncdb.drivers.dynamodb._codec import encode_body
 from asyncdb.drivers.dynamodb._items import build_item, record
 from asyncdb.middleware.prefix import PrefixMiddleware
 from benchmarks._harness import Row, ops_per_second, print_table
-from tests.servers.dynamodb import DynamoDBEndpoint, dynamodb_server
+from tests.backends.dynamodb import DynamoDBEndpoint, dynamodb_server
 
 DOCUMENT: dict[str, Any] = {
     "name": "agent-42",

@@ -21,7 +21,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from benchmarks._harness import Row, ops_per_second, print_table
 from benchmarks.bench_memory import one_kb_document
-from tests.servers.firestore import TEST_PROJECT, firestore_emulator
+from tests.backends.firestore import TEST_PROJECT, firestore_emulator
 
 COUNT = 300
 CONCURRENT_COUNT = 1_000

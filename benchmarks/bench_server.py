@@ -229,7 +229,7 @@ async def main() -> list[Row]:
     with contextlib.ExitStack() as stack:
         couchdb_url: str | None = None
         try:
-            from tests.servers.couchdb import couchdb_server
+            from tests.backends.couchdb import couchdb_server
 
             couchdb_url = stack.enter_context(couchdb_server())
         except (ImportError, RuntimeError, OSError) as exc:

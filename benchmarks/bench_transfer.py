@@ -14,15 +14,15 @@ import time
 from collections.abc import Iterator
 
 from asyncdb import DatabaseService, create_database_service
-from asyncdb._urls import settings_from_url
+from asyncdb._settings import settings_from_url
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.testing.harness import random_prefix
 from asyncdb.transfer import migrate
 from benchmarks._harness import Row, print_table
 from benchmarks.bench_memory import one_kb_document
-from tests.servers.couchdb import couchdb_server
-from tests.servers.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, dynamodb_server
-from tests.servers.firestore import TEST_PROJECT, firestore_emulator
+from tests.backends.couchdb import couchdb_server
+from tests.backends.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, dynamodb_server
+from tests.backends.firestore import TEST_PROJECT, firestore_emulator
 
 COUNT = 3_000
 

@@ -1,3 +1,3 @@
 """Shared test configuration: every backend's server as a session fixture."""
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.backends.fixtures"]

@@ -11,8 +11,8 @@ import pytest
 
 from asyncdb.compat import DatabaseService, get_database_service, reset_database_service
 from asyncdb.testing.harness import random_prefix
-from tests.servers.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, DynamoDBEndpoint
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, DynamoDBEndpoint
+from tests.backends.firestore import TEST_PROJECT
 
 BACKENDS = ["memory", "couchdb", "dynamodb", "firestore"]
 

@@ -15,8 +15,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from tests.backends._process import free_port
 from tests.couchdb import _phantoms
-from tests.servers._process import free_port
 
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 

@@ -25,9 +25,9 @@ from asyncdb.errors import (
     WriteOutcomeUnknownError,
 )
 from asyncdb.testing import assert_same_json
+from tests.backends._process import free_port
 from tests.couchdb._proxy import FaultProxy
 from tests.couchdb.conftest import RawRequest
-from tests.servers._process import free_port
 
 ODD_IDS = ["a b", "q?x=1", "h#frag", "p+lus", "a&b=c", "%2F", "50%", "ü日本😀", "..x", "~"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 Reply = tuple[int, dict[str, Any]]
 Forward = Callable[[dict[str, Any]], Awaitable[Reply]]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from asyncdb.drivers.dynamodb import DynamoDBDriver
-from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint
+from tests.backends.dynamodb import ENV_VAR, DynamoDBEndpoint
 
 KINDS = ["external"] if os.environ.get(ENV_VAR) else ["dynalite", "moto"]
 
@@ -21,7 +21,7 @@ KINDS = ["external"] if os.environ.get(ENV_VAR) else ["dynalite", "moto"]
 @pytest.fixture(scope="session", params=KINDS)
 def dynamodb_endpoint(request: pytest.FixtureRequest) -> DynamoDBEndpoint:
     """A running DynamoDB-compatible server: the session-wide dynalite or moto fixture
-    (tests/servers/fixtures.py), so each emulator starts at most once per run."""
+    (tests/backends/fixtures.py), so each emulator starts at most once per run."""
     name = "moto_endpoint" if request.param == "moto" else "dynalite_endpoint"
     endpoint: DynamoDBEndpoint = request.getfixturevalue(name)
     return endpoint

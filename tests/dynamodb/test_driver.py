@@ -24,9 +24,9 @@ from asyncdb.errors import (
 )
 from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.testing import assert_same_json
+from tests.backends._process import free_port
+from tests.backends.dynamodb import DynamoDBEndpoint
 from tests.dynamodb._proxy import FaultProxy, Forward, Reply, error_reply
-from tests.servers._process import free_port
-from tests.servers.dynamodb import DynamoDBEndpoint
 
 MakeDriver = Callable[..., DynamoDBDriver]
 

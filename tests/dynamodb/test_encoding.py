@@ -24,7 +24,7 @@ from asyncdb.drivers.dynamodb._items import ITEM_LIMIT, build_item, item_size, r
 from asyncdb.errors import DocumentTooLargeError, NotFoundError
 from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.testing import assert_same_json
-from tests.servers.dynamodb import DynamoDBEndpoint
+from tests.backends.dynamodb import DynamoDBEndpoint
 
 MakeDriver = Callable[..., DynamoDBDriver]
 

@@ -22,9 +22,9 @@ from asyncdb.errors import (
     WriteOutcomeUnknownError,
 )
 from asyncdb.middleware.prefix import PrefixMiddleware
+from tests.backends._process import free_port
+from tests.backends.dynamodb import DynamoDBEndpoint
 from tests.dynamodb._proxy import DropAnswer, FaultProxy, Forward, Reply, error_reply
-from tests.servers._process import free_port
-from tests.servers.dynamodb import DynamoDBEndpoint
 
 MakeDriver = Callable[..., DynamoDBDriver]
 

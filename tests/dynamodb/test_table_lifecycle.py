@@ -17,8 +17,8 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import BackendUnavailableError
 from asyncdb.middleware.prefix import PrefixMiddleware
-from tests.servers.dynamodb import ENV_VAR, DynamoDBEndpoint, dynalite_server
-from tests.servers.fixtures import serve
+from tests.backends.dynamodb import ENV_VAR, DynamoDBEndpoint, dynalite_server
+from tests.backends.fixtures import serve
 
 #: How long this server keeps a table CREATING or DELETING.
 TABLE_DELAY_MS = 500

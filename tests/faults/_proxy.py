@@ -32,7 +32,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 __all__ = ["FaultProxy", "FaultRates"]
 

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
+from tests.backends import couchdb, dynamodb, firestore
+from tests.backends._process import ManagedServer, unavailable
 from tests.faults._proxy import FaultProxy
-from tests.servers import couchdb, dynamodb, firestore
-from tests.servers._process import ManagedServer, unavailable
 
 __all__ = ["BACKENDS", "REQUEST_TIMEOUT", "Target", "target"]
 

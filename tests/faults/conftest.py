@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers._process import REPO_ROOT
+from tests.backends._process import REPO_ROOT
 
 _FIGURES: list[dict[str, Any]] = []
 _COLUMNS = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 _SERVICE = "/google.firestore.v1.Firestore/"
 #: Firestore's server-streaming methods; every other one is unary.

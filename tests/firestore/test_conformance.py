@@ -7,7 +7,7 @@ import pytest
 
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.testing import ConformanceSuite, DriverFactory
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.firestore import TEST_PROJECT
 
 
 class TestFirestoreConformance(ConformanceSuite):

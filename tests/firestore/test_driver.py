@@ -30,8 +30,8 @@ from asyncdb.errors import (
     InvalidDocumentError,
 )
 from asyncdb.testing import assert_same_json
-from tests.servers._process import free_port
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends._process import free_port
+from tests.backends.firestore import TEST_PROJECT
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import JSON_PREFIX, MAX_NATIVE_DEPTH, OVERFLOW_FIELD
 from asyncdb.testing import assert_same_json
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.firestore import TEST_PROJECT
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.errors import ConflictError
 from asyncdb.testing import assert_same_json
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.firestore import TEST_PROJECT
 
 IDS = [
     "user_google_123",

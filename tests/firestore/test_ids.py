@@ -15,7 +15,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._ids import ORIGINAL_ID_FIELD, caller_id, stored_id
 from asyncdb.errors import ConflictError, NotFoundError
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.firestore import TEST_PROJECT
 
 NATIVE = ["user_google_1", "a:b", "files:apache~tomcat", "__x", "x__", "_leading", "é~", "a.b"]
 ESCAPED = {

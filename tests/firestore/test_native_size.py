@@ -15,7 +15,7 @@ from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import encode_document
 from asyncdb.drivers.firestore._size import document_size
 from asyncdb.errors import DocumentTooLargeError
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.firestore import TEST_PROJECT
 
 _Document = types.Document.pb()
 LIMIT = 1_048_576

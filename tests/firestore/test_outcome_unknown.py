@@ -18,8 +18,8 @@ import pytest
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.errors import BackendUnavailableError, ConflictError, WriteOutcomeUnknownError
+from tests.backends.firestore import TEST_PROJECT
 from tests.firestore._proxy import LosingProxy
-from tests.servers.firestore import TEST_PROJECT
 
 LOST = grpc.StatusCode.DEADLINE_EXCEEDED
 ATTEMPTS = 3  # max_retries=2

@@ -15,7 +15,7 @@ from asyncdb.drivers.base import WriteRequest
 from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import encode_document
 from asyncdb.errors import BackendError, BackendUnavailableError
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 SERVICE = "google.firestore.v1.Firestore"
 _GetDocumentRequest = types.GetDocumentRequest.pb()

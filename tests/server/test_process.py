@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from asyncdb import Settings
 from asyncdb.cli import main
 from asyncdb.server import ServerConfig, create_app
 from asyncdb.server.preflight import probe
-from tests.servers._process import free_port
+from tests.backends._process import free_port
 
 PASSWORD = "not-the-password-4711"
 

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from asyncdb import DatabaseService, create_database_service
-from asyncdb._urls import settings_from_url
+from asyncdb._settings import settings_from_url
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.testing.harness import random_prefix
 from asyncdb.testing.strategies import document_ids, documents
 from asyncdb.transfer import export_collections, import_file, migrate, verify
-from tests.servers.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, DynamoDBEndpoint
-from tests.servers.firestore import TEST_PROJECT
+from tests.backends.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, DynamoDBEndpoint
+from tests.backends.firestore import TEST_PROJECT
 
 BACKENDS = ["memory", "couchdb", "dynamodb", "firestore"]
 TOTAL, USERS, AWKWARD = 10_000, 3_000, 300

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from asyncdb import create_database_service
-from asyncdb._urls import redact_url, settings_from_url
+from asyncdb._settings import settings_from_url
+from asyncdb._urls import redact_url
 from asyncdb.cli import main
 from asyncdb.testing.harness import random_prefix
 

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers._process import (
+from tests.backends._process import (
     ManagedServer,
     free_port,
     http_ready,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers._process import (
+from tests.backends._process import (
     ManagedServer,
     free_port,
     http_ready,

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import pytest
 
-from tests.servers._process import unavailable
-from tests.servers.couchdb import couchdb_server
-from tests.servers.dynamodb import DynamoDBEndpoint, dynamodb_server
-from tests.servers.firestore import firestore_emulator
+from tests.backends._process import unavailable
+from tests.backends.couchdb import couchdb_server
+from tests.backends.dynamodb import DynamoDBEndpoint, dynamodb_server
+from tests.backends.firestore import firestore_emulator
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import prerequisites
+from tests.backends import prerequisites
 
 
 def _fake_sdk(root: Path) -> Path:

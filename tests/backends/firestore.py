@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers._process import ManagedServer, free_port, http_ready, running_server
-from tests.servers.prerequisites import (
+from tests.backends._process import ManagedServer, free_port, http_ready, running_server
+from tests.backends.prerequisites import (
     EMULATOR_HINT,
     EMULATOR_HOST_VARIABLE,
     EMULATOR_JAR_VARIABLE,

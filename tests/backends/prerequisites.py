@@ -1,7 +1,7 @@
 """What the test servers need on the machine, checked in one place (standard library only,
 so that ``nox`` can run it before it creates any virtualenv).
 
-``python tests/servers/prerequisites.py`` prints one line naming whatever is missing and
+``python tests/backends/prerequisites.py`` prints one line naming whatever is missing and
 exits 1, or exits 0 silently. A backend whose variable points the suite at a running server
 (``ASYNCDB_TEST_COUCHDB_URL``, ``ASYNCDB_TEST_DYNAMODB_URL``,
 ``ASYNCDB_TEST_FIRESTORE_EMULATOR_HOST``) needs nothing installed for it.
