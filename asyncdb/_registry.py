@@ -87,7 +87,10 @@ def load_provider(name: str) -> type[Driver]:
     except ImportError as exc:
         missing = exc.name or ""
         own_module = missing == module_name or module_name.startswith(missing + ".")
-        if extra is None and (own_module or not missing):
+        # A module of asyncdb itself that fails to import is a broken installation, not
+        # a missing client library: say so instead of suggesting an extra.
+        ours = missing == "asyncdb" or missing.startswith("asyncdb.")
+        if ours or (extra is None and (own_module or not missing)):
             # An entry point whose own module is absent: a broken plugin, not a library.
             raise ConfigurationError(
                 f"provider {name!r} points at {target!r}, which cannot be imported: {exc}"

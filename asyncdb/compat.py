@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from asyncdb._registry import settings_class_of
 from asyncdb._results import BulkResult
 from asyncdb._settings import Settings
 from asyncdb._sync import SyncDatabaseService
@@ -262,7 +263,13 @@ def settings_from(settings: object = None) -> Settings:
             if isinstance(value, str) and value:
                 overrides[field] = value
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]  # fields given by name
+        provider = overrides.get("database_provider") or Settings().resolved().database_provider
+        # The original's settings object carries every backend's attributes (with
+        # defaults); only the chosen provider's own are passed on, as the others are
+        # not settings of that provider.
+        own_fields = settings_class_of(provider).model_fields
+        chosen = {k: v for k, v in overrides.items() if k in own_fields or k == "database_provider"}
+        return Settings(**chosen)  # type: ignore[arg-type]  # fields given by name
     except ValueError as exc:
         raise ConfigurationError(f"invalid database settings: {exc}") from None
 

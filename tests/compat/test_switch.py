@@ -23,6 +23,8 @@ from asyncdb.compat import (
     reset_database_service,
     settings_from,
 )
+from asyncdb.drivers.couchdb.settings import CouchDBSettings
+from asyncdb.drivers.dynamodb.settings import DynamoDBSettings
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +60,8 @@ def test_settings_come_from_the_same_environment_variables(
     monkeypatch.setenv("COUCHDB_USER", "admin")
     from_env = settings_from(None)
     assert from_env.database_provider == "dynamodb"
-    assert from_env.dynamodb_region == "eu-west-1"
-    assert from_env.dynamodb_endpoint_url == "http://127.0.0.1:8000"
+    assert DynamoDBSettings.of(from_env).dynamodb_region == "eu-west-1"
+    assert DynamoDBSettings.of(from_env).dynamodb_endpoint_url == "http://127.0.0.1:8000"
     # the application's settings object wins where it has a (string) value
     app_settings = SimpleNamespace(
         DATABASE_PROVIDER="couchdb",
@@ -69,11 +71,15 @@ def test_settings_come_from_the_same_environment_variables(
     )
     merged = settings_from(app_settings)
     assert merged.database_provider == "couchdb"
-    assert merged.couchdb_url is not None
-    assert merged.couchdb_url.get_secret_value() == "http://couch:5984"
-    assert merged.couchdb_user == "admin"  # from the environment
-    assert merged.dynamodb_region == "eu-west-1"  # None on the object: the environment's
+    couchdb = CouchDBSettings.of(merged)
+    assert couchdb.couchdb_url is not None
+    assert couchdb.couchdb_url.get_secret_value() == "http://couch:5984"
+    assert couchdb.couchdb_user == "admin"  # from the environment
     assert "pw" not in repr(merged)
+    # the original's object carries every backend's attributes; the other backends'
+    # ones are left out instead of being refused as settings of the wrong provider
+    app_settings.DYNAMODB_REGION = "us-east-1"
+    assert "dynamodb_region" not in settings_from(app_settings).provider_fields()
     # a mock settings object (as in the original's unit tests) sets nothing by accident
     assert settings_from(mock.MagicMock()).database_provider == "dynamodb"
     asyncdb_settings = Settings(database_provider="memory")

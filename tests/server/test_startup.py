@@ -124,15 +124,13 @@ async def test_a_mistyped_region_is_a_warning_naming_the_region_and_endpoint(
 
 def test_a_mistyped_region_is_named_in_the_warning() -> None:
     pytest.importorskip("botocore")
-    from asyncdb.server.preflight import _where
+    from asyncdb.drivers.dynamodb.settings import DynamoDBSettings
 
-    settings = Settings(database_provider="dynamodb", dynamodb_region="us-esat-1")
-    assert _where(settings) == (
+    assert DynamoDBSettings(dynamodb_region="us-esat-1").where() == (
         "DYNAMODB_REGION='us-esat-1' (a region AWS does not list), "
         "endpoint AWS's endpoint for us-esat-1"
     )
-    known = Settings(database_provider="dynamodb", dynamodb_region="eu-west-1")
-    assert "does not list" not in _where(known)
+    assert "does not list" not in DynamoDBSettings(dynamodb_region="eu-west-1").where()
 
 
 # -- refused credentials -----------------------------------------------------------------------
