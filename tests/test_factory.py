@@ -404,3 +404,18 @@ def test_import_asyncdb_loads_no_client_library() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["asyncdb"] is True
     assert report["loaded"] == []
+
+
+def test_reading_a_provider_url_loads_no_client_library() -> None:
+    code = (
+        "import sys, asyncdb\n"
+        "from asyncdb._settings import settings_from_url\n"
+        "for url in ('couchdb://h:5984', 'dynamodb://?region=eu-west-1', 'firestore://p'):\n"
+        "    settings_from_url(url)\n"
+        "heavy = {'aiohttp', 'aioboto3', 'botocore', 'google.cloud.firestore_v1', 'grpc'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
