@@ -17,7 +17,7 @@ from typing import Final
 __all__ = ["SUBCOMMAND_MODULES", "build_parser", "main"]
 
 #: Modules that register a subcommand, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES: Final[tuple[str, ...]] = ("asyncdb.server.command", "asyncdb.transfer.cli")
+SUBCOMMAND_MODULES: Final[tuple[str, ...]] = ("asyncdb.server._command", "asyncdb.transfer._cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

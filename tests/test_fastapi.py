@@ -207,7 +207,7 @@ def test_importing_asyncdb_does_not_import_fastapi() -> None:
 
     code = (
         "import sys, asyncdb, asyncdb.models, asyncdb.schemas, asyncdb.server, "
-        "asyncdb.server.config, asyncdb.server.command, asyncdb.cli; "
+        "asyncdb.server._config, asyncdb.server._command, asyncdb.cli; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'uvicorn', 'starlette')]; "
         "assert not bad, bad"
     )

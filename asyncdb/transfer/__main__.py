@@ -2,6 +2,6 @@
 
 import sys
 
-from asyncdb.transfer.cli import main
+from asyncdb.transfer._cli import main
 
 sys.exit(main())

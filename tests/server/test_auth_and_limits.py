@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from asyncdb import ConfigurationError
 from asyncdb.server import ServerConfig, create_app
-from asyncdb.server.config import is_loopback
+from asyncdb.server._config import is_loopback
 from tests.server.conftest import TOKEN
 
 

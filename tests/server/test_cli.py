@@ -33,7 +33,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_serve_options_parse() -> None:
     args = build_parser().parse_args(["serve", "--host", "::1", "--port", "0"])
     assert (args.command, args.host, args.port) == ("serve", "::1", 0)
-    assert "asyncdb.server.command" in SUBCOMMAND_MODULES
+    assert "asyncdb.server._command" in SUBCOMMAND_MODULES
 
 
 def test_serve_refuses_a_public_address_without_a_token(

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from asyncdb.server.conditions import etag_of
+from asyncdb.server._conditions import etag_of
 
 
 async def test_put_then_get_carries_the_revision_as_etag(client: httpx.AsyncClient) -> None:
@@ -198,7 +198,7 @@ async def test_ids_with_odd_characters_round_trip(client: httpx.AsyncClient) -> 
 
 
 def test_etags_of_unusual_revisions_round_trip() -> None:
-    from asyncdb.server.conditions import parse_condition
+    from asyncdb.server._conditions import parse_condition
 
     for rev in ["1-abc", 'with"quote', "~tilde", "a\\b", "0", "x" * 256]:
         tag = etag_of(rev)

@@ -1,4 +1,4 @@
-"""The start-up rule of ``asyncdb serve`` (asyncdb/server/preflight.py): a configuration
+"""The start-up rule of ``asyncdb serve`` (asyncdb/server/_preflight.py): a configuration
 error exits 2 with one line naming the variable; an unreachable backend is a warning and
 then 503s; refused credentials are a warning and the same 503 on every route."""
 
@@ -16,7 +16,7 @@ import pytest
 from asyncdb import Settings
 from asyncdb.cli import main
 from asyncdb.server import ServerConfig, create_app
-from asyncdb.server.preflight import probe
+from asyncdb.server._preflight import probe
 from tests.backends._process import free_port
 
 PASSWORD = "not-the-password-4711"

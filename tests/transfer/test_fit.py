@@ -15,7 +15,7 @@ from asyncdb._documents import MAX_DOCUMENT_BYTES, prepare_document
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.testing import CallRecorder
 from asyncdb.transfer import export_collections, import_file, migrate
-from asyncdb.transfer.fit import MAX_LISTED, FitCheck, Misfit, TargetLimitError
+from asyncdb.transfer._fit import MAX_LISTED, FitCheck, Misfit, TargetLimitError
 
 BIG = "x" * 450_000  # over the portable 400,000 bytes, well under memory's native cap
 

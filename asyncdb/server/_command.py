@@ -2,7 +2,7 @@
 
 FastAPI and uvicorn are imported only when the command runs, so ``asyncdb --help`` and
 the other subcommands work without the ``server`` extra. Start-up follows the rule of
-``asyncdb.server.preflight``: a configuration error exits 2 with one line naming the
+``asyncdb.server._preflight``: a configuration error exits 2 with one line naming the
 variable; an unreachable backend or refused credentials are a warning, then 503s.
 """
 
@@ -63,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from asyncdb.server.app import create_app
+        from asyncdb.server._app import create_app
     except ImportError as exc:
         sys.stderr.write(
             "asyncdb serve needs the server extra: pip install 'asyncdb-documents[server]' "
@@ -74,8 +74,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from asyncdb._settings import Settings
     from asyncdb.errors import ConfigurationError
-    from asyncdb.server.config import ServerConfig
-    from asyncdb.server.preflight import check_settings, probe
+    from asyncdb.server._config import ServerConfig
+    from asyncdb.server._preflight import check_settings, probe
 
     overrides: dict[str, Any] = {
         name: value

@@ -22,11 +22,11 @@ from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings, settings_from_url
 from asyncdb._urls import redact_url
 from asyncdb.errors import AsyncDBError, ConfigurationError
-from asyncdb.transfer.checkpoint import fingerprint
-from asyncdb.transfer.engine import TransferReport, export_collections, import_file, migrate
-from asyncdb.transfer.fit import TargetLimitError
-from asyncdb.transfer.progress import Progress
-from asyncdb.transfer.verify import VerifyReport, verify
+from asyncdb.transfer._checkpoint import fingerprint
+from asyncdb.transfer._engine import TransferReport, export_collections, import_file, migrate
+from asyncdb.transfer._fit import TargetLimitError
+from asyncdb.transfer._progress import Progress
+from asyncdb.transfer._verify import VerifyReport, verify
 
 __all__ = ["main", "register"]
 

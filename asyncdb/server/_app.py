@@ -27,12 +27,13 @@ from asyncdb._factory import create_database_service
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb.fastapi import install_error_handlers, open_database
-from asyncdb.server import bulk, routes
-from asyncdb.server.auth import BearerTokenMiddleware
-from asyncdb.server.config import ServerConfig
-from asyncdb.server.deps import STATE_SCHEMAS
-from asyncdb.server.limits import BodySizeLimitMiddleware
-from asyncdb.server.requests import RequestShapeMiddleware
+from asyncdb.server import _bulk as bulk
+from asyncdb.server import _routes as routes
+from asyncdb.server._auth import BearerTokenMiddleware
+from asyncdb.server._config import ServerConfig
+from asyncdb.server._deps import STATE_SCHEMAS
+from asyncdb.server._limits import BodySizeLimitMiddleware
+from asyncdb.server._requests import RequestShapeMiddleware
 
 __all__ = ["DOCS_ASSETS", "PUBLIC_PATHS", "create_app"]
 

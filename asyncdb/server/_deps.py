@@ -14,7 +14,7 @@ from asyncdb._documents import (
     MIN_COLLECTION_NAME_LENGTH,
     validate_collection_name,
 )
-from asyncdb.server.validation import Schemas
+from asyncdb.server._validation import Schemas
 
 __all__ = ["STATE_SCHEMAS", "CollectionName", "SchemaSet", "get_schemas"]
 

@@ -25,10 +25,10 @@ import anyio
 from asyncdb._documents import Document, validate_collection_name
 from asyncdb._service import DatabaseService
 from asyncdb.errors import BackendUnavailableError, first_error
-from asyncdb.transfer.checkpoint import Checkpoint
-from asyncdb.transfer.fit import FitCheck
-from asyncdb.transfer.ndjson import ExportWriter, read_records
-from asyncdb.transfer.progress import Progress
+from asyncdb.transfer._checkpoint import Checkpoint
+from asyncdb.transfer._fit import FitCheck
+from asyncdb.transfer._ndjson import ExportWriter, read_records
+from asyncdb.transfer._progress import Progress
 
 __all__ = ["TransferReport", "export_collections", "import_file", "migrate"]
 

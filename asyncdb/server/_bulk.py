@@ -18,7 +18,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.errors import AsyncDBError, InvalidDocumentError, InvalidNameError
 from asyncdb.fastapi import Database, error_body, public_message
 from asyncdb.models._kept import missing_kept_fields
-from asyncdb.server.bodies import (
+from asyncdb.server._bodies import (
     BulkDeleteIn,
     BulkGetIn,
     BulkGetOut,
@@ -27,10 +27,10 @@ from asyncdb.server.bodies import (
     FindIn,
     FindOut,
 )
-from asyncdb.server.bodies import error_responses as _errors
-from asyncdb.server.deps import CollectionName as Collection
-from asyncdb.server.deps import SchemaSet
-from asyncdb.server.validation import Schemas, generated_id, strip_secrets, validate_document
+from asyncdb.server._bodies import error_responses as _errors
+from asyncdb.server._deps import CollectionName as Collection
+from asyncdb.server._deps import SchemaSet
+from asyncdb.server._validation import Schemas, generated_id, strip_secrets, validate_document
 
 __all__ = ["router"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncdb._service import DatabaseService
-from asyncdb.transfer.engine import collections_of
+from asyncdb.transfer._engine import collections_of
 
 __all__ = ["Difference", "VerifyReport", "content_hash", "verify"]
 

@@ -1,5 +1,5 @@
 """The REST document API: ``/v1/{collection}/{id}``, pages and health (bulk calls and
-``_find`` are in ``asyncdb.server.bulk``).
+``_find`` are in ``asyncdb.server._bulk``).
 
 Every route awaits the application's ``DatabaseService``; errors become JSON through
 ``asyncdb.fastapi``'s handlers. A revision travels as the ``ETag``; ``If-Match`` makes a
@@ -21,12 +21,12 @@ from asyncdb._documents import MAX_ID_BYTES, Document
 from asyncdb._service import MAX_PAGE_SIZE, DatabaseService
 from asyncdb.errors import AsyncDBError, AuthenticationError, ConflictError, NotFoundError
 from asyncdb.fastapi import Database, PreconditionFailedError, error_body, public_message
-from asyncdb.server.bodies import DeleteOut, ErrorOut, HealthOut, JsonObject, PageOut
-from asyncdb.server.bodies import error_responses as _errors
-from asyncdb.server.conditions import BadConditionError, Condition, etag_of, parse_condition
-from asyncdb.server.deps import CollectionName as Collection
-from asyncdb.server.deps import SchemaSet
-from asyncdb.server.validation import prepare_document, strip_secrets
+from asyncdb.server._bodies import DeleteOut, ErrorOut, HealthOut, JsonObject, PageOut
+from asyncdb.server._bodies import error_responses as _errors
+from asyncdb.server._conditions import BadConditionError, Condition, etag_of, parse_condition
+from asyncdb.server._deps import CollectionName as Collection
+from asyncdb.server._deps import SchemaSet
+from asyncdb.server._validation import prepare_document, strip_secrets
 
 __all__ = ["DOCUMENT_PATH", "router"]
 
