@@ -37,12 +37,16 @@ _BUILT_IN: Final[dict[str, tuple[str, str | None]]] = {
     "couchdb": ("asyncdb.drivers.couchdb.driver:CouchDBDriver", "couchdb"),
     "dynamodb": ("asyncdb.drivers.dynamodb.driver:DynamoDBDriver", "dynamodb"),
     "firestore": ("asyncdb.drivers.firestore.driver:FirestoreDriver", "firestore"),
+    "sqlite": ("asyncdb.drivers.sqlite.driver:SQLiteDriver", "sqlite"),
+    "postgres": ("asyncdb.drivers.postgres.driver:PostgresDriver", "postgres"),
 }
 _BUILT_IN_SETTINGS: Final[dict[str, str]] = {
     "memory": "asyncdb.drivers.memory.settings:MemorySettings",
     "couchdb": "asyncdb.drivers.couchdb.settings:CouchDBSettings",
     "dynamodb": "asyncdb.drivers.dynamodb.settings:DynamoDBSettings",
     "firestore": "asyncdb.drivers.firestore.settings:FirestoreSettings",
+    "sqlite": "asyncdb.drivers.sqlite.settings:SQLiteSettings",
+    "postgres": "asyncdb.drivers.postgres.settings:PostgresSettings",
 }
 _registered: dict[str, type[Driver]] = {}
 

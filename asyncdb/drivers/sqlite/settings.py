@@ -1,0 +1,49 @@
+"""The SQLite provider's settings: ``SQLITE_PATH``, or ``DATABASE_URL=sqlite:///path``
+(``sqlite:////abs/path`` for an absolute path, as SQLAlchemy spells it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from pydantic import AliasChoices, Field
+
+from asyncdb.drivers.settings import DriverSettings, ProviderURL
+from asyncdb.errors import ConfigurationError
+
+__all__ = ["DEFAULT_SQLITE_PATH", "SQLiteSettings"]
+
+#: The file used when ``SQLITE_PATH`` is not set (relative to the working directory).
+DEFAULT_SQLITE_PATH = "asyncdb.sqlite3"
+
+
+class SQLiteSettings(DriverSettings):
+    """Which database file. Its folder is created when missing."""
+
+    url_schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    address_variables: ClassVar[str] = "SQLITE_PATH (or DATABASE_URL=sqlite:///path)"
+
+    sqlite_path: str = Field(
+        default=DEFAULT_SQLITE_PATH,
+        validation_alias=AliasChoices("SQLITE_PATH", "sqlite_path"),
+        description="the database file; its folder is created when missing",
+    )
+
+    def where(self) -> str:
+        return f"SQLITE_PATH={str(Path(self.sqlite_path).resolve())!r}"
+
+    @classmethod
+    def from_url(cls, url: ProviderURL) -> dict[str, Any]:
+        # sqlite:///relative/file.db and sqlite:////absolute/file.db: the path is what
+        # follows the third slash. A host is meaningless for a file and refused.
+        if url.parts.netloc:
+            raise ConfigurationError(
+                f"provider URL {url.shown} names a host; a SQLite URL is sqlite:///path "
+                "(three slashes, then the file)"
+            )
+        path = unquote(url.parts.path)
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigurationError(f"provider URL {url.shown} names no file (sqlite:///path)")
+        return {"sqlite_path": path}
