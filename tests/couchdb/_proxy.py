@@ -26,6 +26,7 @@ class Seen:
     method: str
     raw_path: str  # exactly as it arrived, still percent-encoded
     body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,7 +89,7 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.seen.append(Seen(request.method, request.raw_path, body))
+        self.seen.append(Seen(request.method, request.raw_path, body, dict(request.headers)))
         if self.before is not None:
             self.before(self.seen[-1])
         if self.drop_remaining:

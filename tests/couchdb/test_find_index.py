@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from asyncdb._service import DatabaseService
-from asyncdb.drivers.couchdb._mango import Index
+from asyncdb.drivers.couchdb._query import Index
 from tests.couchdb._proxy import FaultProxy, Seen
 from tests.couchdb.conftest import RawRequest
 

@@ -13,18 +13,12 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from asyncdb._retry import Attempts
 from asyncdb.drivers.base import Body, DeleteRequest, WriteOutcome, WriteRequest
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._codec import encode_body, misstamped, stamp
-from asyncdb.drivers.couchdb._core import (
-    CouchCore,
-    backoff,
-    bulk_error,
-    db_path,
-    lost_races,
-    outcome_unknown,
-    rev_of,
-)
+from asyncdb.drivers.couchdb._core import RACES, CouchCore, db_path, rev_of
+from asyncdb.drivers.couchdb._errors import bulk_error, lost_races, outcome_unknown
 from asyncdb.errors import (
     AsyncDBError,
     BackendError,
@@ -82,8 +76,11 @@ class BulkOps(CouchCore):
         upserts = {i for i in pending if writes[i].if_rev is None and not writes[i].if_absent}
         maybe: set[int] = set()  # sent in a request whose answer may have been lost
         for attempt in range(self._write_attempts):
+            # Each request has its own record: a conflict is that request's own doing only
+            # if one of its attempts may have landed.
+            attempts = Attempts()
             try:
-                rows, after_ambiguous = await self._bulk(collection, [payloads[i] for i in pending])
+                rows = await self._bulk(collection, [payloads[i] for i in pending], attempts)
             except BackendUnavailableError as exc:
                 _undecided(outcomes, pending, exc, decided=attempt > 0, maybe=maybe)
                 return outcomes
@@ -103,9 +100,9 @@ class BulkOps(CouchCore):
                         restamp.append(index)
                 elif error == "conflict" and index in upserts:
                     retry.append(index)
-                    if after_ambiguous:
+                    if attempts.ambiguous:
                         maybe.add(index)
-                elif error == "conflict" and after_ambiguous:
+                elif error == "conflict" and attempts.ambiguous:
                     outcomes[index].error = outcome_unknown(collection, doc_id)
                 else:
                     outcomes[index].error = bulk_error(doc_id, result)
@@ -114,7 +111,8 @@ class BulkOps(CouchCore):
                 return outcomes
             pending = retry
             if attempt:
-                await backoff(attempt)  # a concurrent writer got in between: let it finish
+                # A concurrent writer got in between: let it finish.
+                await RACES.back_off(attempt)
             try:
                 revs = await self._current_revs(collection, [keys[i] for i in retry])
             except BackendUnavailableError as exc:
@@ -168,8 +166,9 @@ class BulkOps(CouchCore):
                 return outcomes
             # A lost reply that is followed by an answer is harmless: a tombstone that
             # landed reads as gone on the next round.
+            attempts = Attempts()
             try:
-                rows, after_ambiguous = await self._bulk(collection, tombstones, create=False)
+                rows = await self._bulk(collection, tombstones, attempts, create=False)
             except BackendUnavailableError as exc:
                 _undecided(outcomes, sent, exc, decided=True)
                 return outcomes
@@ -181,7 +180,7 @@ class BulkOps(CouchCore):
                     outcomes[index].error = _no_row(collection, deletes[index].id)
                 elif error in ("conflict", "not_found"):
                     pending.append(index)  # re-read: gone (fine), stale or raced
-                    if after_ambiguous:
+                    if attempts.ambiguous:
                         maybe.add(index)
                 elif error is not None:
                     outcomes[index].error = bulk_error(deletes[index].id, result)
@@ -189,7 +188,7 @@ class BulkOps(CouchCore):
                     self._known.add(collection, keys[index], result.get("rev"))
             if not pending:
                 return outcomes
-            await backoff(attempt)
+            await RACES.back_off(attempt)
         for index in pending:
             outcomes[index].error = lost_races(
                 "deleting", collection, deletes[index].id, self._write_attempts
@@ -210,7 +209,9 @@ class BulkOps(CouchCore):
         for index in indexes:
             stamp(payloads[index], outcomes[index].rev)
         try:
-            rows, _ = await self._bulk(collection, [payloads[i] for i in indexes], create=False)
+            rows = await self._bulk(
+                collection, [payloads[i] for i in indexes], Attempts(), create=False
+            )
         except BackendUnavailableError:
             logger.warning("CouchDB: could not re-mark the numbers of %d documents", len(indexes))
             return
@@ -221,21 +222,21 @@ class BulkOps(CouchCore):
                 self._known.add(collection, payloads[index]["_id"], result["rev"])
 
     async def _bulk(
-        self, collection: str, docs: list[Body], *, create: bool = True
-    ) -> tuple[Rows, bool]:
-        """POST ``_bulk_docs``: the rows answered, by id, and whether an earlier attempt of
-        the request may have been applied (``Reply.after_ambiguous``)."""
+        self, collection: str, docs: list[Body], attempts: Attempts, *, create: bool = True
+    ) -> Rows:
+        """POST ``_bulk_docs``: the rows answered, by id. ``attempts`` learns whether an
+        attempt of the request may have been applied before the one answered."""
         if not docs:
-            return {}, False
+            return {}
         path = f"{db_path(collection)}/_bulk_docs"
         if create:
-            reply = await self._write(collection, "POST", path, {"docs": docs})
+            reply = await self._write(collection, "POST", path, {"docs": docs}, attempts=attempts)
         else:
             reply = await self._request(
-                "POST", path, {"docs": docs}, passthrough=(404,), write=True
+                "POST", path, {"docs": docs}, passthrough=(404,), attempts=attempts
             )
             if reply.status == 404:
-                return {doc["_id"]: [{"error": "not_found"}] for doc in docs}, False
+                return {doc["_id"]: [{"error": "not_found"}] for doc in docs}
         if not isinstance(reply.data, list):
             raise BackendError(
                 f"CouchDB at {self._transport.address.redacted} answered _bulk_docs with "
@@ -249,7 +250,7 @@ class BulkOps(CouchCore):
                 rows.setdefault(key, []).append(item)
             else:
                 logger.warning("CouchDB answered _bulk_docs with a row for no document sent")
-        return rows, reply.after_ambiguous
+        return rows
 
 
 def _only_row(rows: Rows, key: str) -> dict[str, Any] | None:

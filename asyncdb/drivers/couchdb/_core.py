@@ -3,17 +3,15 @@ ids the server is known to hold, and turning stored documents into records."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import re
-import ssl
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import quote
 
+from asyncdb._retry import Attempts, RetryPolicy
 from asyncdb.drivers.base import Body, Driver, DriverLimits, Record
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._codec import (
@@ -24,23 +22,9 @@ from asyncdb.drivers.couchdb._codec import (
     stamp,
     stored_id,
 )
-from asyncdb.drivers.couchdb._transport import Reply, Transport, parse_server_url, segment
+from asyncdb.drivers.couchdb._transport import Reply, Transport, segment
 from asyncdb.drivers.couchdb.settings import CouchDBSettings
-from asyncdb.errors import (
-    AsyncDBError,
-    AuthenticationError,
-    BackendError,
-    BackendUnavailableError,
-    ConfigurationError,
-    ConflictError,
-    DocumentTooLargeError,
-    WriteOutcomeUnknownError,
-)
-
-if TYPE_CHECKING:
-    from typing import Self
-
-    from asyncdb._settings import Settings
+from asyncdb.errors import BackendError, BackendUnavailableError, ConflictError
 
 logger = logging.getLogger("asyncdb")
 
@@ -51,6 +35,10 @@ REVISION: Final = re.compile(r"[0-9]+-[0-9A-Za-z]+")
 KNOWN_IDS: Final = 50_000
 #: CouchDB's default ``[couchdb] max_document_size``, used when the server's is unreadable.
 DEFAULT_MAX_DOCUMENT_SIZE: Final = 8_000_000
+#: The pause before re-reading a revision after losing a race to another writer
+#: (``RACES.back_off(n)``): short, because the other writer's request is already on its
+#: way. Only its back-off is used; the write loops bound their own attempts.
+RACES: Final = RetryPolicy(base_delay=0.002, max_delay=0.1)
 
 
 class KnownIds:
@@ -99,58 +87,14 @@ class CouchCore(Driver):
         native_document_bytes=DEFAULT_MAX_DOCUMENT_SIZE,
     )
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        user: str | None = None,
-        password: str | None = None,
-        request_timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 4,
-        pool_size: int = 64,
-        verify_tls: bool = True,
-        ssl_context: ssl.SSLContext | None = None,
-        write_attempts: int = 20,
-        find_page_size: int = 1000,
-    ) -> None:
-        if write_attempts < 1:
-            raise ConfigurationError("write_attempts must be at least 1")
-        if find_page_size < 1:
-            raise ConfigurationError("find_page_size must be at least 1")
-        address = parse_server_url(url, user, password)
-        self._transport = Transport(
-            address,
-            request_timeout=request_timeout,
-            connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            pool_size=pool_size,
-            verify_tls=verify_tls,
-            ssl_context=ssl_context,
-        )
-        self._write_attempts = write_attempts
-        self._find_page_size = find_page_size
-        # Whether HEAD's ETag is the revision (CouchDB) or an opaque hash (pouchdb-server);
-        # learnt from the first HEAD, then the cheaper way is used directly.
-        self._etag_is_revision: bool | None = None
-        self._known = KnownIds()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """Build from ``COUCHDB_URL`` (required), ``COUCHDB_USER``, ``COUCHDB_PASSWORD``,
-        ``DATABASE_REQUEST_TIMEOUT`` and ``DATABASE_MAX_RETRIES``."""
-        own = CouchDBSettings.of(settings)
-        if not own.couchdb_url:
-            raise ConfigurationError("COUCHDB_URL is not set (e.g. http://127.0.0.1:5984)")
-        password = own.couchdb_password
-        return cls(
-            own.couchdb_url.get_secret_value(),
-            user=own.couchdb_user,
-            password=password.get_secret_value() if password is not None else None,
-            request_timeout=settings.request_timeout,
-            connect_timeout=min(10.0, settings.request_timeout),
-            max_retries=settings.max_retries,
-        )
+    # Set by ``CouchDBDriver.__init__``.
+    _transport: Transport
+    _write_attempts: int
+    _find_page_size: int
+    # Whether HEAD's ETag is the revision (CouchDB) or an opaque hash (pouchdb-server);
+    # learnt from the first HEAD, then the cheaper way is used directly.
+    _etag_is_revision: bool | None
+    _known: KnownIds
 
     # -- requests --------------------------------------------------------------------------
     async def _request(
@@ -159,11 +103,12 @@ class CouchCore(Driver):
         path: str,
         payload: Any = None,
         passthrough: tuple[int, ...] = (),
-        write: bool = False,
+        attempts: Attempts | None = None,
     ) -> Reply:
+        """``Transport.request`` with a JSON body; a write passes its ``attempts``."""
         body = None if payload is None else dumps(payload).encode()
         return await self._transport.request(
-            method, path, body=body, passthrough=passthrough, write=write
+            method, path, body=body, passthrough=passthrough, attempts=attempts
         )
 
     async def _write(
@@ -172,16 +117,19 @@ class CouchCore(Driver):
         method: str,
         path: str,
         payload: Any,
+        *,
+        attempts: Attempts,
         passthrough: tuple[int, ...] = (),
     ) -> Reply:
-        """A write that creates the database when it finds it missing, then retries once."""
+        """A write that creates the database when it finds it missing, then retries once.
+        ``attempts`` follows both sends (``attempts.ambiguous``: one may have landed)."""
         body = dumps(payload).encode()
         statuses = (404, *passthrough)
         send = self._transport.request
-        reply = await send(method, path, body=body, passthrough=statuses, write=True)
+        reply = await send(method, path, body=body, passthrough=statuses, attempts=attempts)
         if reply.status == 404:
             await self._create_database(collection)
-            reply = await send(method, path, body=body, passthrough=statuses, write=True)
+            reply = await send(method, path, body=body, passthrough=statuses, attempts=attempts)
             if reply.status == 404:
                 raise BackendError(
                     f"CouchDB at {self._transport.address.redacted}: database {collection!r} "
@@ -252,7 +200,7 @@ class CouchCore(Driver):
         stamp(payload, rev)
         try:
             reply = await self._request(
-                "PUT", doc_path(collection, key), payload, passthrough=(409,), write=True
+                "PUT", doc_path(collection, key), payload, (409,), attempts=Attempts()
             )
         except BackendUnavailableError:
             logger.warning("CouchDB: could not re-mark the numbers of %r in %r", key, collection)
@@ -319,46 +267,3 @@ def new_rev(reply: Reply) -> str:
     if not isinstance(rev, str):
         raise BackendError("CouchDB acknowledged a write without a revision")
     return rev
-
-
-def outcome_unknown(collection: str, doc_id: str) -> WriteOutcomeUnknownError:
-    return WriteOutcomeUnknownError(
-        f"the conditional write of {doc_id!r} in {collection!r} may or may not have been "
-        "applied: an attempt was lost in transit and its retry met a conflict; read the "
-        "document to see"
-    )
-
-
-def raise_if_unknown(
-    maybe_applied: bool, exc: BackendUnavailableError, collection: str, doc_id: str
-) -> None:
-    """Raise ``WriteOutcomeUnknownError`` instead of ``exc`` if an earlier request of this
-    write may have been applied (its answer was lost) and the failure leaves that open."""
-    if maybe_applied and not isinstance(exc, WriteOutcomeUnknownError):
-        raise WriteOutcomeUnknownError(
-            f"the write of {doc_id!r} in {collection!r} may or may not have been applied: "
-            f"an attempt was lost in transit, then {exc}; read the document to see"
-        ) from exc
-
-
-def bulk_error(doc_id: str, result: dict[str, Any]) -> AsyncDBError:
-    error, reason = result.get("error"), result.get("reason")
-    if error == "conflict":
-        return ConflictError(f"document {doc_id!r}: revision conflict")
-    if error in ("too_large", "document_too_large"):
-        return DocumentTooLargeError(f"CouchDB refused document {doc_id!r} as too large")
-    if error in ("unauthorized", "forbidden"):
-        return AuthenticationError(f"CouchDB refused to write {doc_id!r}: {error}: {reason}")
-    return BackendError(f"CouchDB refused document {doc_id!r}: {error}: {reason}")
-
-
-def lost_races(verb: str, collection: str, doc_id: str, attempts: int) -> ConflictError:
-    return ConflictError(
-        f"{verb} {doc_id!r} in {collection!r} lost {attempts} races to concurrent writers; "
-        "giving up"
-    )
-
-
-async def backoff(attempt: int) -> None:
-    """A short random pause before re-reading a revision after losing a race."""
-    await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))

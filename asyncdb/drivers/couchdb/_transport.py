@@ -1,19 +1,19 @@
-"""HTTP to one CouchDB server: one aiohttp session, bounded retries, error mapping.
+"""HTTP to one CouchDB server: the aiohttp session and every request, retried through
+``asyncdb._retry.retrying`` (what is retried, and what a failure means, is ``_errors``).
 
-The session is created lazily inside the running event loop (a driver may be built
-outside any loop) and carries, on every request, basic auth and the ``Accept`` /
-``Content-Type: application/json`` headers that CouchDB-compatible servers rely on.
-Callers pass paths whose segments they have already percent-encoded (see ``segment``);
-the URL is handed to aiohttp as encoded, so nothing is re-encoded or normalised.
+The session is the caller's (``client=``) or one this transport creates lazily inside the
+running event loop (a driver may be built outside any loop); only the latter is closed by
+``aclose``. Every request carries the driver's basic auth, its timeout and the ``Accept`` /
+``Content-Type: application/json`` headers that CouchDB-compatible servers rely on, so a
+caller's session needs none of them. Callers pass paths whose segments they have already
+percent-encoded (see ``segment``); the URL is handed to aiohttp as encoded, so nothing is
+re-encoded or normalised.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import logging
-import random
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -23,26 +23,21 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import aiohttp
 from yarl import URL
 
-from asyncdb.errors import (
-    AsyncDBError,
-    AuthenticationError,
-    BackendError,
-    BackendUnavailableError,
-    ConfigurationError,
-    DocumentTooLargeError,
-    WriteOutcomeUnknownError,
+from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb.drivers.couchdb._errors import (
+    CONNECTION_FAILURES,
+    TRANSIENT_STATUSES,
+    TransientStatus,
+    classify,
+    status_error,
+    unknown,
+    unreachable,
 )
+from asyncdb.errors import BackendUnavailableError, ConfigurationError
 
-__all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "reason_of", "segment"]
+__all__ = ["Reply", "ServerAddress", "Transport", "parse_server_url", "segment"]
 
-logger = logging.getLogger("asyncdb")
-
-#: Statuses worth another attempt: the server or something in front of it is overloaded.
-_TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
-#: Of those, the ones that say the server did not act on the request.
-_NOT_APPLIED_STATUSES: Final = frozenset({408, 429, 503})
-#: Failures that happen before a request reaches the server.
-_NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+#: The full-jitter back-off of a retried request: 50 ms doubling, capped at 2 s.
 _BACKOFF_BASE: Final = 0.05
 _BACKOFF_CAP: Final = 2.0
 _KEEPALIVE: Final = 4.0
@@ -101,14 +96,15 @@ class Reply:
     status: int
     headers: Mapping[str, str]
     data: Any
-    #: An earlier attempt of this request failed in a way that leaves open whether the
-    #: server applied it (lost connection, read timeout, 500/502/504): a conflict in this
-    #: reply may be that attempt's own doing.
-    after_ambiguous: bool = False
 
 
 class Transport:
-    """Sends requests to one server and turns failures into asyncdb errors."""
+    """Sends requests to one server and turns failures into asyncdb errors.
+
+    ``client`` is an ``aiohttp.ClientSession`` the caller opened and owns: requests go
+    through it and ``aclose`` leaves it open. Without one, the transport opens its own
+    session (``pool_size``, ``verify_tls``, ``ssl_context``) and ``aclose`` closes it.
+    """
 
     def __init__(
         self,
@@ -120,12 +116,15 @@ class Transport:
         pool_size: int,
         verify_tls: bool,
         ssl_context: ssl.SSLContext | None = None,
+        client: aiohttp.ClientSession | None = None,
     ) -> None:
         self.address = address
         self._timeout = aiohttp.ClientTimeout(
             total=request_timeout, sock_connect=min(connect_timeout, request_timeout)
         )
-        self._max_retries = max_retries
+        self.policy = RetryPolicy(
+            max_retries=max_retries, base_delay=_BACKOFF_BASE, max_delay=_BACKOFF_CAP
+        )
         self._pool_size = pool_size
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else verify_tls
         self._headers = dict(_HEADERS)
@@ -133,31 +132,44 @@ class Transport:
             # Basic auth on every request (never logged; describe() shows the user only).
             token = f"{address.user}:{address.password or ''}".encode()
             self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
+        if client is not None:
+            if ssl_context is not None or not verify_tls:
+                raise ConfigurationError(
+                    "ssl_context and verify_tls configure the driver's own session; with "
+                    "client=, configure TLS on that session's connector"
+                )
+            if client.auth is not None and address.user is not None:
+                # aiohttp refuses a request with both (ValueError); say it up front.
+                raise ConfigurationError(
+                    "the session given as client= has its own auth and the driver has a "
+                    "user: give the credentials to one of them"
+                )
+            _no_silent_resend(client)
+        self._client = client
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
-        """The one session of this transport, created on first use inside the loop."""
+        """The session requests go through: the caller's, or this transport's own, created
+        on first use inside the loop."""
+        if self._client is not None:
+            if self._client.closed:
+                raise ConfigurationError(
+                    "the aiohttp session given to the CouchDB driver as client= is closed"
+                )
+            return self._client
         if self._session is None or self._session.closed:
             # Idle connections are dropped before common servers drop them (Node-based ones
             # after 5 s), so a pooled connection is rarely found closed mid-request.
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, ssl=self._ssl, keepalive_timeout=_KEEPALIVE
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self._headers,
-                timeout=self._timeout,
-                json_serialize=json.dumps,
-            )
-            # aiohttp silently resends an idempotent request (PUT, DELETE) once when the
-            # connection drops before the answer, so a conditional PUT that had landed
-            # would come back as a plain 409. Retries are this transport's, which knows
-            # that such an attempt is ambiguous (Reply.after_ambiguous). The switch is
-            # private to aiohttp; tests/couchdb/test_driver.py proves it still works.
-            self._session._retry_connection = False
+            self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps)
+            _no_silent_resend(self._session)
         return self._session
 
     async def aclose(self) -> None:
+        """Close the transport's own session; a caller's session (``client=``) stays open:
+        what the library did not open, it does not close."""
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -169,59 +181,56 @@ class Transport:
         *,
         body: bytes | None = None,
         passthrough: Collection[int] = (),
-        write: bool = False,
+        attempts: Attempts | None = None,
     ) -> Reply:
         """Send ``method path`` (path already encoded, query included) and return the reply.
 
         2xx replies and statuses in ``passthrough`` are returned; transient failures are
-        retried with exponential back-off and full jitter; everything else raises. A
-        ``write`` whose retries run out after an attempt the server may have applied raises
-        ``WriteOutcomeUnknownError`` rather than ``BackendUnavailableError``.
+        retried under ``policy``; everything else raises. A write passes its ``attempts``:
+        it learns whether an attempt may have been applied (a conflict in the reply may
+        then be that attempt's own doing), and when the retries run out after such an
+        attempt the write raises ``WriteOutcomeUnknownError`` rather than
+        ``BackendUnavailableError``.
         """
         url = URL(self.address.base_url + path, encoded=True)
-        attempt = 0
-        ambiguous = False
-        while True:
-            try:
-                reply = await self._send(method, url, body)
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                ambiguous = ambiguous or not isinstance(exc, _NOT_SENT)
-                if attempt >= self._max_retries:
-                    message = (
-                        f"CouchDB at {self.address.redacted} is unreachable after "
-                        f"{attempt + 1} attempts ({type(exc).__name__}: {method} {_route(path)})"
-                    )
-                    if write and ambiguous:
-                        raise _unknown(message) from exc
-                    raise BackendUnavailableError(message) from exc
-                reason = type(exc).__name__
-            else:
-                status = reply.status
-                if 200 <= status < 300 or status in passthrough:
-                    reply.after_ambiguous = ambiguous
-                    return reply
-                if status in _TRANSIENT_STATUSES:
-                    ambiguous = ambiguous or status not in _NOT_APPLIED_STATUSES
-                if status not in _TRANSIENT_STATUSES or attempt >= self._max_retries:
-                    error = self._error(method, path, reply, attempt)
-                    if write and ambiguous and isinstance(error, BackendUnavailableError):
-                        raise _unknown(str(error))
-                    raise error
-                reason = f"HTTP {status}"
-            delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-            attempt += 1
-            logger.debug(
-                "CouchDB %s %s failed (%s); retry %d in %.3fs",
-                method,
-                _route(path),
-                reason,
+        where = f"CouchDB at {self.address.redacted}"
+        shown = f"{method} {_route(path)}"
+        sent = 0
+
+        async def attempt() -> Reply:
+            nonlocal sent
+            sent += 1
+            reply = await self._send(method, url, body)
+            if reply.status in TRANSIENT_STATUSES and reply.status not in passthrough:
+                raise TransientStatus(reply)
+            return reply
+
+        try:
+            reply = await retrying(
                 attempt,
-                delay,
+                classify=classify,
+                policy=self.policy,
+                attempts=attempts,
+                what=f"CouchDB {shown}",
             )
-            await asyncio.sleep(delay)
+        except TransientStatus as exc:
+            error = status_error(where, self.address.user, shown, exc.reply, sent)
+            if attempts is not None and attempts.ambiguous:
+                raise unknown(str(error)) from None
+            raise error from None
+        except CONNECTION_FAILURES as exc:
+            message = unreachable(where, shown, sent, exc)
+            if attempts is not None and attempts.ambiguous:
+                raise unknown(message) from exc
+            raise BackendUnavailableError(message) from exc
+        if 200 <= reply.status < 300 or reply.status in passthrough:
+            return reply
+        raise status_error(where, self.address.user, shown, reply, sent)
 
     async def _send(self, method: str, url: URL, body: bytes | None) -> Reply:
-        async with self.session().request(method, url, data=body) as response:
+        async with self.session().request(
+            method, url, data=body, headers=self._headers, timeout=self._timeout
+        ) as response:
             raw = await response.read()
             data: Any = None
             if raw:
@@ -231,42 +240,17 @@ class Transport:
                     data = None
             return Reply(response.status, response.headers, data)
 
-    def _error(self, method: str, path: str, reply: Reply, attempt: int) -> AsyncDBError:
-        status = reply.status
-        reason = reason_of(reply.data)
-        where = f"CouchDB at {self.address.redacted}"
-        route = _route(path)
-        if status in (401, 403):
-            return AuthenticationError(
-                f"{where} refused the credentials of user {self.address.user!r} "
-                f"(HTTP {status} on {method} {route}: {reason})"
-            )
-        if status == 413:
-            return DocumentTooLargeError(f"{where} refused a request as too large: {reason}")
-        if status in _TRANSIENT_STATUSES:
-            return BackendUnavailableError(
-                f"{where} kept failing (HTTP {status} on {method} {route}, "
-                f"{attempt + 1} attempts): {reason}"
-            )
-        return BackendError(f"{where} answered HTTP {status} to {method} {route}: {reason}")
 
-
-def _unknown(message: str) -> WriteOutcomeUnknownError:
-    return WriteOutcomeUnknownError(
-        f"{message}; an attempt may have been applied, so the outcome of this write is "
-        "unknown: read the document to see"
-    )
+def _no_silent_resend(session: aiohttp.ClientSession) -> None:
+    # aiohttp silently resends an idempotent request (PUT, DELETE) once when a pooled
+    # connection drops before the answer, so a conditional PUT that had landed would come
+    # back as a plain 409. Retries are this transport's, which knows that such an attempt
+    # is ambiguous (Attempts.ambiguous). aiohttp has no per-request switch, so a caller's
+    # session (client=) gets it too. The switch is private to aiohttp; the lost-reply
+    # tests of tests/couchdb/test_driver.py and test_client_session.py prove it still works.
+    session._retry_connection = False
 
 
 def _route(path: str) -> str:
     """The path without its query string, for messages (queries may hold document keys)."""
     return path.partition("?")[0]
-
-
-def reason_of(data: Any) -> str:
-    """CouchDB's ``error: reason`` from an error body, for messages."""
-    if isinstance(data, dict):
-        error, reason = data.get("error"), data.get("reason")
-        if error or reason:
-            return f"{error}: {reason}"
-    return "no reason given"

@@ -8,7 +8,7 @@ How the contract maps (details in docs/providers/couchdb.md):
   conditional write on an id the driver has not seen yet is checked first, because
   CouchDB 3.x may create a never-existing id from a made-up revision (``KnownIds``);
 - scans page ``_all_docs`` by key (``startkey``), never by ``skip`` or bookmarks;
-- ``find`` sends a Mango selector and filters the answer again (``_find``);
+- ``find`` sends a Mango selector and filters the answer again (``_query``);
 - bulk calls use ``_all_docs`` with ``keys`` and ``_bulk_docs`` (``_bulk``).
 """
 
@@ -16,33 +16,44 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import ssl
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from asyncdb._retry import Attempts
 from asyncdb.drivers.base import Body, Record, ScanPage
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._bulk import BulkOps
 from asyncdb.drivers.couchdb._codec import dumps, encode_body, stamp
 from asyncdb.drivers.couchdb._core import (
     DEFAULT_MAX_DOCUMENT_SIZE,
-    backoff,
+    RACES,
+    KnownIds,
     db_path,
     doc_path,
     json_param,
-    lost_races,
     new_rev,
-    outcome_unknown,
-    raise_if_unknown,
     rev_of,
     rows_of,
 )
-from asyncdb.drivers.couchdb._find import FindOps
-from asyncdb.drivers.couchdb._transport import Reply, segment
+from asyncdb.drivers.couchdb._errors import lost_races, outcome_unknown, raise_if_unknown
+from asyncdb.drivers.couchdb._query import FindOps
+from asyncdb.drivers.couchdb._transport import Reply, Transport, parse_server_url, segment
+from asyncdb.drivers.couchdb.settings import CouchDBSettings
 from asyncdb.errors import (
     AuthenticationError,
     BackendUnavailableError,
+    ConfigurationError,
     ConflictError,
     WriteOutcomeUnknownError,
 )
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    import aiohttp
+
+    from asyncdb._settings import Settings
 
 __all__ = ["CouchDBDriver"]
 
@@ -60,7 +71,70 @@ class CouchDBDriver(BulkOps, FindOps):
     ``write_attempts`` bounds how often an unconditional write or delete re-reads the
     current revision after losing a race to a concurrent writer; ``find_page_size`` is the
     most documents one ``_find`` request asks for.
+
+    ``client`` is an ``aiohttp.ClientSession`` you opened: every request then goes through
+    it, still to ``url`` and with this driver's credentials, timeout and JSON headers
+    (``pool_size``, ``verify_tls`` and ``ssl_context`` describe the driver's own session,
+    so configure the pool and TLS on yours). The ownership rule: what the library did not
+    open, it does not close. ``aclose()`` closes the session the driver opened itself and
+    never yours; it stays open and usable, and closing it is yours to do, after the
+    driver's last request. The driver turns off aiohttp's silent resend of an idempotent
+    request on a dropped connection on that session too, because such a resend would hide
+    that a write may have landed.
     """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        request_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 4,
+        pool_size: int = 64,
+        verify_tls: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        write_attempts: int = 20,
+        find_page_size: int = 1000,
+        client: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if write_attempts < 1:
+            raise ConfigurationError("write_attempts must be at least 1")
+        if find_page_size < 1:
+            raise ConfigurationError("find_page_size must be at least 1")
+        address = parse_server_url(url, user, password)
+        self._transport = Transport(
+            address,
+            request_timeout=request_timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            pool_size=pool_size,
+            verify_tls=verify_tls,
+            ssl_context=ssl_context,
+            client=client,
+        )
+        self._write_attempts = write_attempts
+        self._find_page_size = find_page_size
+        self._etag_is_revision = None
+        self._known = KnownIds()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build from ``COUCHDB_URL`` (required), ``COUCHDB_USER``, ``COUCHDB_PASSWORD``,
+        ``DATABASE_REQUEST_TIMEOUT`` and ``DATABASE_MAX_RETRIES``."""
+        own = CouchDBSettings.of(settings)
+        if not own.couchdb_url:
+            raise ConfigurationError("COUCHDB_URL is not set (e.g. http://127.0.0.1:5984)")
+        password = own.couchdb_password
+        return cls(
+            own.couchdb_url.get_secret_value(),
+            user=own.couchdb_user,
+            password=password.get_secret_value() if password is not None else None,
+            request_timeout=settings.request_timeout,
+            connect_timeout=min(10.0, settings.request_timeout),
+            max_retries=settings.max_retries,
+        )
 
     def describe(self) -> str:
         address = self._transport.address
@@ -150,13 +224,18 @@ class CouchDBDriver(BulkOps, FindOps):
             known = (collection, key) in self._known
             if not known and await self._current_rev(collection, key) != if_rev:
                 raise self._stale(collection, doc_id)
-        reply = await self._write(collection, "PUT", path, payload, passthrough=(409,))
+        # One record of this write's attempts, across every request made for it: a 409
+        # after an attempt that may have landed may be that attempt's own doing.
+        attempts = Attempts()
+        reply = await self._write(
+            collection, "PUT", path, payload, attempts=attempts, passthrough=(409,)
+        )
         if reply.status != 409:
             rev = new_rev(reply)
             self._known.add(collection, key, rev)
             return rev if if_rev is not None else await self._restamp(collection, key, payload, rev)
         self._known.add(collection, key)  # a 409 means the id has a revision tree
-        if (if_rev is not None or if_absent) and reply.after_ambiguous:
+        if (if_rev is not None or if_absent) and attempts.ambiguous:
             raise outcome_unknown(collection, doc_id)
         if if_rev is not None:
             raise self._stale(collection, doc_id)
@@ -165,28 +244,28 @@ class CouchDBDriver(BulkOps, FindOps):
         # An unconditional write to an existing id: CouchDB needs its current revision.
         # If the first PUT may have landed (its answer lost), a failure from here on
         # leaves the outcome unknown.
-        maybe_applied = reply.after_ambiguous
         try:
             for attempt in range(self._write_attempts):
                 current = await self._current_rev(collection, key)
                 stamp(payload, current, self._known.generation(collection, key))
-                reply = await self._write(collection, "PUT", path, payload, passthrough=(409,))
-                maybe_applied = maybe_applied or reply.after_ambiguous
+                reply = await self._write(
+                    collection, "PUT", path, payload, attempts=attempts, passthrough=(409,)
+                )
                 if reply.status != 409:
                     rev = new_rev(reply)
                     self._known.add(collection, key, rev)
                     return await self._restamp(collection, key, payload, rev)
-                await backoff(attempt)
+                await RACES.back_off(attempt)
         except BackendUnavailableError as exc:
-            raise_if_unknown(maybe_applied, exc, collection, doc_id)
+            raise_if_unknown(attempts.ambiguous, exc, collection, doc_id)
             raise
         raise lost_races("saving", collection, doc_id, self._write_attempts)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         key = _ids.encode(doc_id)
         path = doc_path(collection, key)
+        attempts = Attempts()
         if if_rev is not None:
-            maybe_applied = False
             if rev_of(if_rev) is not None:
                 # A DELETE with a made-up revision on an id never held is the same phantom
                 # case as in ``put``: an id not seen yet is checked first.
@@ -200,22 +279,21 @@ class CouchDBDriver(BulkOps, FindOps):
                     "DELETE",
                     f"{path}?rev={segment(if_rev)}",
                     passthrough=(400, 404, 409),
-                    write=True,
+                    attempts=attempts,
                 )
                 if reply.status < 300:
                     self._known.add(collection, key, _rev_in(reply))
                     return True
-                maybe_applied = reply.after_ambiguous
             # Refused: either the document is gone (not an error) or the revision is
             # stale. (pouchdb-server answers 404 for an unknown revision of a live one.)
             try:
                 current = await self._current_rev(collection, key)
             except BackendUnavailableError as exc:
-                raise_if_unknown(maybe_applied, exc, collection, doc_id)
+                raise_if_unknown(attempts.ambiguous, exc, collection, doc_id)
                 raise
             if current is None:
                 return False
-            if maybe_applied:
+            if attempts.ambiguous:
                 # The lost attempt may have deleted it and another writer re-created it
                 # since: a conflict would be a guess.
                 raise WriteOutcomeUnknownError(
@@ -224,22 +302,23 @@ class CouchDBDriver(BulkOps, FindOps):
                     "read it to see"
                 )
             raise self._stale(collection, doc_id)
-        maybe_applied = False
         try:
             for attempt in range(self._write_attempts):
                 rev = await self._current_rev(collection, key)
                 if rev is None:
                     return False
                 reply = await self._transport.request(
-                    "DELETE", f"{path}?rev={segment(rev)}", passthrough=(404, 409), write=True
+                    "DELETE",
+                    f"{path}?rev={segment(rev)}",
+                    passthrough=(404, 409),
+                    attempts=attempts,
                 )
-                maybe_applied = maybe_applied or reply.after_ambiguous
                 if reply.status < 300:
                     self._known.add(collection, key, _rev_in(reply))
                     return True
-                await backoff(attempt)
+                await RACES.back_off(attempt)
         except BackendUnavailableError as exc:
-            raise_if_unknown(maybe_applied, exc, collection, doc_id)
+            raise_if_unknown(attempts.ambiguous, exc, collection, doc_id)
             raise
         raise lost_races("deleting", collection, doc_id, self._write_attempts)
 
