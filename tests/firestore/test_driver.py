@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.vector import Vector
@@ -282,26 +281,6 @@ async def test_an_identical_rewrite_keeps_the_revision_and_stays_safe(
 
 
 # -- connections, configuration and failures ------------------------------------------------
-async def test_one_driver_serves_two_event_loops(firestore_host: str, collection: str) -> None:
-    driver = FirestoreDriver(project=TEST_PROJECT, emulator_host=firestore_host)
-    db = DatabaseService(driver)
-    await db.save(collection, "loop", {"v": 1})
-
-    def in_another_loop() -> dict[str, Any]:
-        async def read() -> dict[str, Any]:
-            try:
-                return await db.get(collection, "loop")
-            finally:
-                await driver.aclose()
-
-        return asyncio.run(read())
-
-    assert (await anyio.to_thread.run_sync(in_another_loop))["v"] == 1
-    assert (await db.get(collection, "loop"))["v"] == 1
-    await db.drop_collection(collection)
-    await db.aclose()
-
-
 def test_from_settings_uses_the_emulator_without_touching_the_environment(
     firestore_host: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,28 +1,29 @@
-"""Firestore failures as asyncdb errors, and the bounded retry of transient ones.
+"""What the Firestore driver knows about failures: which are transient and whether an
+attempt may have been applied (``classify``, ``classify_status``), and which asyncdb error
+each becomes (``map_error``, ``error_for_status``, ``final_error``).
 
 Only gRPC status codes decide: ``ALREADY_EXISTS`` / ``FAILED_PRECONDITION`` on a
-conditional write are conflicts, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
-``RESOURCE_EXHAUSTED``, ``ABORTED`` and ``INTERNAL`` are retried with exponential back-off
-and full jitter and then reported as ``BackendUnavailableError``. After a deadline, an
+conditional write are conflicts; ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
+``RESOURCE_EXHAUSTED``, ``ABORTED`` and ``INTERNAL`` are transient (``asyncdb._retry``
+retries them) and then reported as ``BackendUnavailableError``. After a deadline, an
 unavailable or an internal error the server may have applied the request and only the
-answer been lost, so a *write* with such an attempt raises ``WriteOutcomeUnknownError``
-instead, when its retries run out as when a conditional retry meets a conflict that may be
-the lost attempt's own doing (reads stay ``BackendUnavailableError``). ``PERMISSION_DENIED`` /
-``UNAUTHENTICATED`` mean the credentials are refused. Messages carry the status and the
-server's text, which never holds a credential (tokens travel in gRPC metadata only).
+answer been lost (``Failure.AMBIGUOUS``), so a *write* with such an attempt raises
+``WriteOutcomeUnknownError`` instead, when its retries run out as when a conditional retry
+meets a conflict that may be the lost attempt's own doing (reads stay
+``BackendUnavailableError``). ``PERMISSION_DENIED`` / ``UNAUTHENTICATED`` mean the
+credentials are refused. Messages carry the status and the server's text, which never
+holds a credential (tokens travel in gRPC metadata only).
 """
 
 from __future__ import annotations
 
-import logging
-import random
-from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final
 
-import anyio
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
+from asyncdb import _retry
+from asyncdb._retry import Attempts, Failure
 from asyncdb.errors import (
     AsyncDBError,
     AuthenticationError,
@@ -34,18 +35,15 @@ from asyncdb.errors import (
 )
 
 __all__ = [
-    "AMBIGUOUS_CODES",
     "CONFLICT_CODES",
-    "TRANSIENT_CODES",
-    "Retrier",
+    "GOOGLE_ERRORS",
+    "classify",
+    "classify_status",
     "error_for_status",
+    "final_error",
     "map_error",
     "outcome_unknown",
 ]
-
-logger = logging.getLogger("asyncdb")
-
-T = TypeVar("T")
 
 # gRPC status codes (google.rpc.Code), as BatchWrite reports them per write.
 OK: Final = 0
@@ -67,6 +65,8 @@ TRANSIENT_CODES: Final = frozenset(
 )
 #: Per-write statuses after which the write may have been applied.
 AMBIGUOUS_CODES: Final = frozenset({DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE})
+#: What the client library raises: the failures ``final_error`` translates.
+GOOGLE_ERRORS: Final = (gexc.GoogleAPIError, auth_exc.GoogleAuthError)
 _TRANSIENT: Final = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
@@ -77,6 +77,7 @@ _TRANSIENT: Final = (
 )
 #: Transient failures after which the server may still have applied the request.
 _AMBIGUOUS: Final = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError)
+_CONFLICTS: Final = (gexc.AlreadyExists, gexc.FailedPrecondition)
 #: gRPC's words for a call that never left the client: no connection could be made.
 _NOT_SENT: Final = "failed to connect to all addresses"
 #: Phrases Firestore uses when a document or request is over its size limits.
@@ -141,69 +142,34 @@ def _describe(exc: Exception) -> str:
     return type(exc).__name__
 
 
-class Retrier:
-    """Runs one RPC, retrying transient failures ``max_retries`` times with back-off."""
+def classify(exc: Exception) -> Failure:
+    """How ``asyncdb._retry.retrying`` treats a failed RPC: transient failures are retried,
+    and marked ambiguous when the server may have applied the request."""
+    if not isinstance(exc, _TRANSIENT):
+        return Failure.FINAL
+    return Failure.AMBIGUOUS if _may_have_been_applied(exc) else Failure.NOT_APPLIED
 
-    def __init__(self, max_retries: int, base_delay: float = 0.05, max_delay: float = 5.0) -> None:
-        self.max_retries = max_retries
-        self.base_delay = base_delay
-        self.max_delay = max_delay
 
-    def delay(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+def classify_status(code: int) -> Failure:
+    """The same for one write's status in a ``BatchWrite`` answer."""
+    if code in AMBIGUOUS_CODES:
+        return Failure.AMBIGUOUS
+    return Failure.NOT_APPLIED if code in TRANSIENT_CODES else Failure.FINAL
 
-    async def run(
-        self,
-        where: str,
-        call: Callable[[], Awaitable[T]],
-        *,
-        write: bool = False,
-        conflict_may_be_own: bool = False,
-    ) -> T:
-        """``await call()``; map its failures; ``BackendUnavailableError`` after retries.
 
-        ``write``: the call changes data, so running out of retries after an ambiguous
-        attempt is ``WriteOutcomeUnknownError``. ``conflict_may_be_own``: the call is a
-        conditional write, so a conflict after an ambiguous attempt may be that attempt's
-        doing (``WriteOutcomeUnknownError`` too).
-        """
-        result, _ = await self.run_noting_ambiguity(
-            where, call, write=write, conflict_may_be_own=conflict_may_be_own
-        )
-        return result
-
-    async def run_noting_ambiguity(
-        self,
-        where: str,
-        call: Callable[[], Awaitable[T]],
-        *,
-        write: bool = False,
-        conflict_may_be_own: bool = False,
-    ) -> tuple[T, bool]:
-        """As ``run``, and whether a failed attempt may have been applied before the one
-        that answered (a deadline, an unavailable or internal error: the server may have
-        committed and the answer been lost)."""
-        attempt = 0
-        ambiguous = False
-        while True:
-            try:
-                return await call(), ambiguous
-            except _TRANSIENT as exc:
-                ambiguous = ambiguous or _may_have_been_applied(exc)
-                if attempt >= self.max_retries:
-                    if write and ambiguous:
-                        raise outcome_unknown(where, retries_ran_out=True) from exc
-                    raise map_error(exc, where) from exc
-                logger.debug("%s: transient %s, retry %d", where, type(exc).__name__, attempt + 1)
-            except (gexc.AlreadyExists, gexc.FailedPrecondition) as exc:
-                if ambiguous and conflict_may_be_own:
-                    raise outcome_unknown(where) from exc
-                raise map_error(exc, where) from exc
-            except (gexc.GoogleAPIError, auth_exc.GoogleAuthError) as exc:
-                raise map_error(exc, where) from exc
-            await anyio.sleep(self.delay(attempt))
-            attempt += 1
+def final_error(
+    exc: Exception, where: str, attempts: Attempts | None, *, conflict_may_be_own: bool
+) -> AsyncDBError:
+    """The asyncdb error for the failure ``retrying`` gave up on. ``attempts`` is given for
+    a write: after an ambiguous attempt, running out of retries leaves its outcome unknown,
+    and so does a conflict when the write is conditional (``conflict_may_be_own``: the
+    lost attempt may have been applied, and its retry met its own write)."""
+    ambiguous = attempts is not None and attempts.ambiguous
+    if ambiguous and isinstance(exc, _TRANSIENT):
+        return outcome_unknown(where, retries_ran_out=True)
+    if ambiguous and conflict_may_be_own and isinstance(exc, _CONFLICTS):
+        return outcome_unknown(where)
+    return map_error(exc, where)
 
 
 def _may_have_been_applied(exc: Exception) -> bool:
@@ -215,13 +181,11 @@ def _may_have_been_applied(exc: Exception) -> bool:
 
 
 def outcome_unknown(where: str, *, retries_ran_out: bool = False) -> WriteOutcomeUnknownError:
-    """The error of a write that may or may not have been applied."""
+    """The error of a write that may or may not have been applied: its retries ran out
+    after an attempt whose answer was lost, or (``retries_ran_out`` false) a conditional
+    retry met a conflict that may be the lost attempt's own doing."""
     if retries_ran_out:
-        return WriteOutcomeUnknownError(
-            f"{where}: the write may or may not have been applied: an attempt's answer was "
-            "lost in transit and the retries ran out; read the document to see"
-        )
-    return WriteOutcomeUnknownError(
-        f"{where}: the conditional write may or may not have been applied: an attempt was "
-        "lost in transit and its retry met a conflict; read the document to see"
-    )
+        reason = "an attempt's answer was lost in transit and the retries ran out"
+    else:
+        reason = "an attempt's answer was lost in transit and its retry met a conflict"
+    return _retry.outcome_unknown(where, reason)

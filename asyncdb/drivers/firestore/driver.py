@@ -9,37 +9,33 @@ creation in Firestore, so there is nothing to cache and no first-write retry.
 Ids are mapped to Firestore document ids by ``_ids`` (natively valid ids as themselves),
 bodies by ``_codec``. Revisions are the document's ``update_time``
 (``_codec.format_revision``); conditional writes send it back as an ``update_time``
-precondition, so the check is atomic on the server. The gRPC client belongs to one event
-loop; a driver used from several loops (the blocking facade's and the application's) keeps
-one connection per loop.
+precondition, so the check is atomic on the server. The connection, its ownership and the
+retry of every RPC are ``_transport``'s; the bulk operations are ``_bulk``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1 import types
+from google.cloud.firestore_v1.services.firestore import FirestoreAsyncClient
 
-from asyncdb.drivers.base import (
-    Body,
-    DeleteRequest,
-    Driver,
-    DriverLimits,
-    Record,
-    ScanPage,
-    WriteOutcome,
-    WriteRequest,
-)
+from asyncdb._retry import Attempts, RetryPolicy
+from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage, WriteOutcome
 from asyncdb.drivers.firestore import _errors, _ids, _size
-from asyncdb.drivers.firestore._batch import MAX_BATCH_WRITES, batch_write
+from asyncdb.drivers.firestore._bulk import MAX_BATCH_WRITES, BulkMixin, batch_write
 from asyncdb.drivers.firestore._codec import format_revision, parse_revision
-from asyncdb.drivers.firestore._connection import Connection, ConnectionConfig, connect
-from asyncdb.drivers.firestore._queries import build_query
+from asyncdb.drivers.firestore._query import build_query
 from asyncdb.drivers.firestore._records import addressable, fill_document, fill_write, record_of
+from asyncdb.drivers.firestore._transport import (
+    Connection,
+    ConnectionConfig,
+    Transport,
+    check_client_config,
+)
 from asyncdb.drivers.firestore.settings import FirestoreSettings
 from asyncdb.errors import ConflictError
 
@@ -56,22 +52,32 @@ logger = logging.getLogger("asyncdb")
 # Raw protobuf classes: building them directly skips proto-plus's copies and conversions;
 # ``wrap`` hands them to the generated client without copying.
 _GetDocumentRequest: Final[Any] = types.GetDocumentRequest.pb()
-_BatchGetDocumentsRequest: Final[Any] = types.BatchGetDocumentsRequest.pb()
 _CommitRequest: Final[Any] = types.CommitRequest.pb()
 _RunQueryRequest: Final[Any] = types.RunQueryRequest.pb()
 _Write: Final[Any] = types.Write.pb()
 _Document: Final[Any] = types.Document.pb()
 
 
-class FirestoreDriver(Driver):
+class FirestoreDriver(BulkMixin, Driver):
     """Documents in top-level Firestore collections (the prefix is already in the name).
 
     ``project``: the Google Cloud project (on the emulator it may be omitted);
     ``database``: the Firestore database id; ``emulator_host``: ``host:port`` of an
     emulator (then no credentials are used); ``credentials_file`` / ``credentials``:
-    explicit credentials instead of application-default ones (a credentials object stays
-    its owner's); ``request_timeout`` in seconds per RPC; ``max_retries`` of transient
-    failures; ``page_size``: documents per ``find`` query page.
+    explicit credentials instead of application-default ones; ``request_timeout`` in
+    seconds per RPC; ``max_retries`` of transient failures (``retry_base_delay``: the first
+    back-off ceiling); ``page_size``: documents per ``find`` query page.
+
+    ``client``: a ``FirestoreAsyncClient`` (``google.cloud.firestore_v1.services.
+    firestore``) that you opened, used instead of one the driver opens. Its channel and
+    credentials are used as they are (``credentials`` and ``credentials_file`` are then
+    ignored); ``project`` must be given unless ``emulator_host`` names the emulator the
+    client talks to (which also adds the emulator's owner token to each call).
+
+    Ownership: what the driver did not open, it does not close. ``aclose()`` closes the
+    client the driver created, never a ``client`` you passed (nor your ``credentials``):
+    it stays open and usable, and closing it is yours. The driver is used on the one event
+    loop it was opened on, with one connection, opened by the first call.
     """
 
     name = "firestore"
@@ -96,19 +102,29 @@ class FirestoreDriver(Driver):
         max_retries: int = 4,
         page_size: int = 300,
         retry_base_delay: float = 0.05,
+        client: FirestoreAsyncClient | None = None,
     ) -> None:
-        self._config = ConnectionConfig(
+        if client is not None and not isinstance(client, FirestoreAsyncClient):
+            raise TypeError(
+                "FirestoreDriver(client=...) takes a google.cloud.firestore_v1.services."
+                f"firestore.FirestoreAsyncClient, not {type(client).__name__}"
+            )
+        config = ConnectionConfig(
             project=project or None,
             database=database or "(default)",
             emulator_host=emulator_host or None,
             credentials_file=credentials_file or None,
             credentials=credentials,
         )
-        self._timeout = request_timeout
-        self._retry = _errors.Retrier(max_retries, base_delay=retry_base_delay)
+        if client is not None:
+            check_client_config(config)
+        self._transport = Transport(
+            config,
+            policy=RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay),
+            timeout=request_timeout,
+            client=client,
+        )
         self._page_size = page_size
-        self._connections: dict[asyncio.AbstractEventLoop, Connection] = {}
-        self._connecting: dict[asyncio.AbstractEventLoop, asyncio.Task[Connection]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -126,53 +142,26 @@ class FirestoreDriver(Driver):
         )
 
     def describe(self) -> str:
-        config = self._config
+        config = self._transport.config
         where = f"firestore {config.project or '<default project>'}/{config.database}"
         return f"{where} (emulator {config.emulator_host})" if config.emulator_host else where
 
     # -- connection ----------------------------------------------------------------------
-    async def _connection(self) -> Connection:
-        loop = asyncio.get_running_loop()
-        conn = self._connections.get(loop)
-        if conn is not None:
-            return conn
-        pending = self._connecting.get(loop)
-        if pending is None:
-            pending = loop.create_task(connect(self._config))
-            self._connecting[loop] = pending
-        try:
-            conn = await asyncio.shield(pending)
-        finally:
-            if pending.done():
-                self._connecting.pop(loop, None)
-        self._connections[loop] = conn
-        return conn
-
     async def open(self) -> None:
-        await self._connection()
+        await self._transport.connection()
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        connections, self._connections = self._connections, {}
-        for owner, conn in connections.items():
-            if owner is loop:
-                await conn.close()
-            elif owner.is_running():
-                # A channel must be closed by its own loop; do not wait for it.
-                asyncio.run_coroutine_threadsafe(conn.close(), owner)
+        await self._transport.close()
 
     async def ping(self) -> None:
         await self.get("asyncdb-ping", "ping")
 
     # -- helpers --------------------------------------------------------------------------
-    async def _call(self, where: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        return await self._retry.run(where, call)
-
     async def _commit(self, conn: Connection, request: Any) -> Any:
         response = await conn.client.commit(
             request=types.CommitRequest.wrap(request),
             retry=None,
-            timeout=self._timeout,
+            timeout=self._transport.timeout,
             metadata=conn.metadata,
         )
         return types.CommitResponse.pb(response)
@@ -181,10 +170,11 @@ class FirestoreDriver(Driver):
         request = _RunQueryRequest(parent=conn.documents_path)
         request.structured_query.CopyFrom(structured)
         wrapped = types.RunQueryRequest.wrap(request)
+        timeout = self._transport.timeout
 
         async def call() -> list[Any]:
             stream = await conn.client.run_query(
-                request=wrapped, retry=None, timeout=self._timeout, metadata=conn.metadata
+                request=wrapped, retry=None, timeout=timeout, metadata=conn.metadata
             )
             documents = []
             async for response in stream:
@@ -193,12 +183,7 @@ class FirestoreDriver(Driver):
                     documents.append(raw.document)
             return documents
 
-        result: list[Any] = await self._call("query", call)
-        return result
-
-    @staticmethod
-    def _name(conn: Connection, collection: str, doc_id: str) -> str:
-        return f"{conn.documents_path}/{collection}/{_ids.stored_id(doc_id)}"
+        return await self._transport.call("query", call)
 
     def native_document_size(self, doc_id: str, body: Body) -> int:
         """Firestore's storage size of the document as this driver stores it (``_size``);
@@ -210,20 +195,21 @@ class FirestoreDriver(Driver):
 
     # -- the four core operations ----------------------------------------------------------
     async def get(self, collection: str, doc_id: str) -> Record | None:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         request = types.GetDocumentRequest.wrap(
-            _GetDocumentRequest(name=self._name(conn, collection, doc_id))
+            _GetDocumentRequest(name=conn.name(collection, doc_id))
         )
+        timeout = self._transport.timeout
 
         async def call() -> Any:
             try:
                 return await conn.client.get_document(
-                    request=request, retry=None, timeout=self._timeout, metadata=conn.metadata
+                    request=request, retry=None, timeout=timeout, metadata=conn.metadata
                 )
             except gexc.NotFound:
                 return None
 
-        document = await self._call(f"get {collection}/{doc_id}", call)
+        document = await self._transport.call(f"get {collection}/{doc_id}", call)
         if document is None:
             return None
         record = record_of(types.Document.pb(document))
@@ -239,7 +225,7 @@ class FirestoreDriver(Driver):
         if_rev: str | None = None,
         if_absent: bool = False,
     ) -> str:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         request = _CommitRequest(database=conn.database_path)
         fill_write(
             request.writes.add(),
@@ -250,19 +236,19 @@ class FirestoreDriver(Driver):
             if_rev,
             if_absent,
         )
-        response = await self._retry.run(
+        response = await self._transport.call(
             f"put {collection}/{doc_id}",
             lambda: self._commit(conn, request),
-            write=True,
+            attempts=Attempts(),
             conflict_may_be_own=if_rev is not None or if_absent,
         )
         return format_revision(response.write_results[0].update_time)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         request = _CommitRequest(database=conn.database_path)
         write = request.writes.add()
-        write.delete = self._name(conn, collection, doc_id)
+        write.delete = conn.name(collection, doc_id)
         if if_rev is None:
             # exists=true makes Firestore tell whether there was a document (NOT_FOUND).
             write.current_document.exists = True
@@ -284,9 +270,11 @@ class FirestoreDriver(Driver):
             return True
 
         where = f"delete {collection}/{doc_id}"
-        deleted, ambiguous = await self._retry.run_noting_ambiguity(where, call, write=True)
+        attempts = Attempts()
+        deleted = await self._transport.call(where, call, attempts=attempts)
         if deleted is None:
-            return await self._missing_or_conflict(collection, doc_id, where if ambiguous else None)
+            lost = where if attempts.ambiguous else None
+            return await self._missing_or_conflict(collection, doc_id, lost)
         return bool(deleted)
 
     async def _missing_or_conflict(
@@ -303,7 +291,7 @@ class FirestoreDriver(Driver):
         raise ConflictError(f"stale revision for document {doc_id!r} in {collection!r}")
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         cursor = None if after is None else _ids.stored_id(after)
         while True:
             structured = build_query(conn.documents_path, collection, after=cursor, limit=limit)
@@ -317,113 +305,9 @@ class FirestoreDriver(Driver):
                 return ScanPage(records, records[-1].id)
             cursor = documents[-1].name.rpartition("/")[2]
 
-    # -- native fast paths -----------------------------------------------------------------
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
-        if not ids:
-            return {}
-        conn = await self._connection()
-        wanted = set(ids)
-        request = types.BatchGetDocumentsRequest.wrap(
-            _BatchGetDocumentsRequest(
-                database=conn.database_path,
-                documents=[self._name(conn, collection, doc_id) for doc_id in ids],
-            )
-        )
-
-        async def call() -> dict[str, Record]:
-            stream = await conn.client.batch_get_documents(
-                request=request, retry=None, timeout=self._timeout, metadata=conn.metadata
-            )
-            found: dict[str, Record] = {}
-            async for response in stream:
-                raw = types.BatchGetDocumentsResponse.pb(response)
-                if raw.HasField("found"):
-                    record = record_of(raw.found)
-                    if record is not None and record.id in wanted:
-                        found[record.id] = record
-            return found
-
-        result: dict[str, Record] = await self._call(f"get_many {collection}", call)
-        return result
-
-    async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
-        conn = await self._connection()
-        outcomes = [WriteOutcome(write.id) for write in writes]
-        prepared: list[tuple[int, Any]] = []
-        for index, request in enumerate(writes):
-            write = _Write()
-            try:
-                fill_write(
-                    write,
-                    conn.documents_path,
-                    collection,
-                    request.id,
-                    request.body,
-                    request.if_rev,
-                    request.if_absent,
-                )
-            except ConflictError as exc:
-                outcomes[index].error = exc
-                continue
-            prepared.append((index, write))
-
-        def succeeded(index: int, result: Any) -> None:
-            outcomes[index].rev = format_revision(result.update_time)
-
-        await batch_write(
-            conn,
-            self._retry,
-            self._timeout,
-            f"put_many {collection}",
-            prepared,
-            outcomes,
-            succeeded,
-            conditional=True,
-        )
-        return outcomes
-
-    async def delete_many(
-        self, collection: str, deletes: Sequence[DeleteRequest]
-    ) -> list[WriteOutcome]:
-        conn = await self._connection()
-        outcomes = [WriteOutcome(request.id) for request in deletes]
-        prepared: list[tuple[int, Any]] = []
-        to_check: list[int] = []  # stale or missing: a missing document is a success
-        for index, request in enumerate(deletes):
-            write = _Write(delete=self._name(conn, collection, request.id))
-            if request.if_rev is not None:
-                stamp = parse_revision(request.if_rev)
-                if stamp is None:
-                    to_check.append(index)
-                    continue
-                write.current_document.update_time.CopyFrom(stamp)
-            prepared.append((index, write))
-
-        where = f"delete_many {collection}"
-        maybe_applied = await batch_write(
-            conn, self._retry, self._timeout, where, prepared, outcomes, None
-        )
-        for index, outcome in enumerate(outcomes):
-            if isinstance(outcome.error, ConflictError):
-                outcome.error = None
-                to_check.append(index)
-        if to_check:
-            present = await self.get_many(collection, [deletes[index].id for index in to_check])
-            for index in to_check:
-                doc_id = deletes[index].id
-                if doc_id not in present:
-                    continue
-                if index in maybe_applied:
-                    # A lost attempt may have deleted it before somebody created it again.
-                    outcomes[index].error = _errors.outcome_unknown(f"{where} {doc_id!r}")
-                else:
-                    outcomes[index].error = ConflictError(
-                        f"stale revision for document {doc_id!r} in {collection!r}"
-                    )
-        return outcomes
-
+    # -- queries and collections (the bulk operations are BulkMixin's) ---------------
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         matches: list[Record] = []
         after: str | None = None
         while True:
@@ -455,22 +339,21 @@ class FirestoreDriver(Driver):
         )
 
     async def list_collections(self) -> list[str]:
-        conn = await self._connection()
+        conn = await self._transport.connection()
 
         async def call() -> list[str]:
             pager = await conn.client.list_collection_ids(
                 request={"parent": conn.documents_path},
                 retry=None,
-                timeout=self._timeout,
+                timeout=self._transport.timeout,
                 metadata=conn.metadata,
             )
             return [str(name) async for name in pager]
 
-        names: list[str] = await self._call("list collections", call)
-        return names
+        return await self._transport.call("list collections", call)
 
     async def drop_collection(self, collection: str) -> None:
-        conn = await self._connection()
+        conn = await self._transport.connection()
         while True:
             structured = build_query(
                 conn.documents_path,
@@ -485,9 +368,8 @@ class FirestoreDriver(Driver):
             prepared = [(index, _Write(delete=doc.name)) for index, doc in enumerate(documents)]
             outcomes = [WriteOutcome(doc.name) for doc in documents]
             await batch_write(
+                self._transport,
                 conn,
-                self._retry,
-                self._timeout,
                 f"drop_collection {collection}",
                 prepared,
                 outcomes,
