@@ -27,6 +27,7 @@ from asyncdb.errors import (
     ConfigurationError,
     ConflictError,
     InvalidDocumentError,
+    WriteOutcomeUnknownError,
 )
 from asyncdb.testing import assert_same_json
 from tests.backends._process import free_port
@@ -367,8 +368,10 @@ async def test_an_unreachable_emulator_is_unavailable_after_bounded_retries() ->
     with pytest.raises(BackendUnavailableError) as caught:
         await db.get("items", "a")
     assert caught.value.status_code == 503
-    with pytest.raises(BackendUnavailableError):
+    with pytest.raises(BackendUnavailableError) as refused:
         await db.save("items", "a", {"v": 1})
+    # A refused connection sent nothing: the write is known not to have happened.
+    assert not isinstance(refused.value, WriteOutcomeUnknownError)
     with pytest.raises(BackendUnavailableError):
         await db.ping()
     await db.aclose()

@@ -185,7 +185,7 @@ def outcome_unknown(where: str, *, retries_ran_out: bool = False) -> WriteOutcom
     after an attempt whose answer was lost, or (``retries_ran_out`` false) a conditional
     retry met a conflict that may be the lost attempt's own doing."""
     if retries_ran_out:
-        reason = "an attempt's answer was lost in transit and the retries ran out"
+        reason = "its answer was lost in transit, and the retries ran out"
     else:
-        reason = "an attempt's answer was lost in transit and its retry met a conflict"
+        reason = "its answer was lost in transit, and a retry met a conflict"
     return _retry.outcome_unknown(where, reason)
