@@ -1,13 +1,33 @@
-"""``DriverWrapper``: middleware is a driver that wraps a driver.
+"""``DriverWrapper``: middleware is a driver that wraps a driver, through one hook.
 
-Every method delegates to ``inner``; a wrapper overrides only what it changes. The
-wrapper owns its inner driver: closing the wrapper closes it.
+Every I/O method of the ``Driver`` ABC is forwarded here, once, as a ``DriverCall``
+(the operation's name, the collection when there is one, the other arguments) through
+``DriverWrapper.around``. A middleware overrides ``around`` alone::
+
+    class Logged(DriverWrapper):
+        async def around(self, call, proceed):
+            logger.debug("%s %s", call.operation, call.collection)
+            return await proceed(call)
+
+``proceed(call)`` runs the inner driver's method; a middleware may pass on a changed call
+(``call.with_collection(...)``), refuse it (raise before proceeding), time it, or look at
+its result. The methods that do no I/O (``limits``, ``describe``,
+``native_document_size``, ``name``) forward without the hook: they are read by the face
+before any I/O and must stay cheap and synchronous.
+
+No driver method returns an async iterator: a scan is a sequence of ``scan`` calls, one
+per page, so the hook sees each round trip, and ``proceed`` returns the ``ScanPage``.
+A future streaming method must keep that shape (tests/middleware checks that every I/O
+method of ``Driver`` is a coroutine function routed through the hook).
+
+The wrapper owns its inner driver: closing the wrapper closes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, cast
 
 from asyncdb.drivers.base import (
     Body,
@@ -23,17 +43,67 @@ from asyncdb.drivers.base import (
 if TYPE_CHECKING:
     from asyncdb._query import Query
 
-__all__ = ["DriverWrapper"]
+__all__ = ["DriverCall", "DriverWrapper", "Proceed"]
+
+T = TypeVar("T")
+
+# One shared, read-only empty mapping: most calls have no keyword arguments.
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+
+
+class DriverCall(NamedTuple, Generic[T]):
+    """One call to the wrapped driver, as ``DriverWrapper.around`` sees it (immutable).
+
+    ``operation`` is the name of the ``Driver`` method; ``collection`` its first argument
+    (``None`` for ``open``, ``aclose``, ``ping`` and ``list_collections``); ``args`` the
+    other positional arguments in the order of the ``Driver`` signature, ``kwargs`` its
+    keyword-only ones. ``T`` is what the call returns.
+
+    A named tuple rather than a frozen dataclass: one is built for every driver call,
+    and a tuple is built several times faster.
+    """
+
+    operation: str
+    collection: str | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = _NO_KWARGS
+
+    def with_collection(self, collection: str) -> DriverCall[T]:
+        """The same call on another collection (what a renaming middleware passes on)."""
+        return self._replace(collection=collection)
+
+
+#: What ``around`` calls to run the call on the inner driver (or the next middleware).
+Proceed = Callable[[DriverCall[T]], Awaitable[T]]
 
 
 class DriverWrapper(Driver):
-    """Delegates every operation to ``inner``, mapping collection names via ``collection``."""
+    """Forwards every operation to ``inner`` through ``around``; the default forwards as is."""
 
     def __init__(self, inner: Driver) -> None:
         self.inner = inner
         self.name = inner.name
         self._own_limits: DriverLimits | None = None
 
+    # -- the hook --------------------------------------------------------------------------
+    async def around(self, call: DriverCall[T], proceed: Proceed[T]) -> T:
+        """Runs around every I/O call to the inner driver; override it to make a middleware.
+
+        Call ``await proceed(call)`` (or a changed call) to go on, and return its result
+        (or one of the same type); raise to refuse the call.
+        """
+        return await proceed(call)
+
+    async def _forward(self, call: DriverCall[T]) -> T:
+        method = getattr(self.inner, call.operation)
+        if call.collection is None:
+            result = await method(*call.args, **call.kwargs)
+        else:
+            result = await method(call.collection, *call.args, **call.kwargs)
+        # The one unchecked step: the method named by the call returns its call's T.
+        return cast(T, result)
+
+    # -- forwarded without the hook (no I/O) -------------------------------------------------
     @property
     def limits(self) -> DriverLimits:
         """The inner driver's limits, read each time (a driver may learn them in ``open()``),
@@ -47,24 +117,27 @@ class DriverWrapper(Driver):
     def native_document_size(self, doc_id: str, body: Body) -> int:
         return self.inner.native_document_size(doc_id, body)
 
-    def collection(self, name: str) -> str:
-        """The collection name the inner driver sees; identity unless overridden."""
-        return name
-
     def describe(self) -> str:
         return self.inner.describe()
 
+    # -- every I/O method, through the hook ------------------------------------------------
+    # Each builds its DriverCall with the return type as T (from the annotation), so that
+    # ``around`` and ``proceed`` are typed per operation without a cast in any middleware.
     async def open(self) -> None:
-        await self.inner.open()
+        call: DriverCall[None] = DriverCall("open")
+        await self.around(call, self._forward)
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        call: DriverCall[None] = DriverCall("aclose")
+        await self.around(call, self._forward)
 
     async def ping(self) -> None:
-        await self.inner.ping()
+        call: DriverCall[None] = DriverCall("ping")
+        await self.around(call, self._forward)
 
     async def get(self, collection: str, doc_id: str) -> Record | None:
-        return await self.inner.get(self.collection(collection), doc_id)
+        call: DriverCall[Record | None] = DriverCall("get", collection, (doc_id,))
+        return await self.around(call, self._forward)
 
     async def put(
         self,
@@ -75,35 +148,45 @@ class DriverWrapper(Driver):
         if_rev: str | None = None,
         if_absent: bool = False,
     ) -> str:
-        return await self.inner.put(
-            self.collection(collection), doc_id, body, if_rev=if_rev, if_absent=if_absent
-        )
+        conditions = {"if_rev": if_rev, "if_absent": if_absent}
+        call: DriverCall[str] = DriverCall("put", collection, (doc_id, body), conditions)
+        return await self.around(call, self._forward)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
-        return await self.inner.delete(self.collection(collection), doc_id, if_rev=if_rev)
+        call: DriverCall[bool] = DriverCall("delete", collection, (doc_id,), {"if_rev": if_rev})
+        return await self.around(call, self._forward)
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
-        return await self.inner.scan(self.collection(collection), after=after, limit=limit)
+        where = {"after": after, "limit": limit}
+        call: DriverCall[ScanPage] = DriverCall("scan", collection, (), where)
+        return await self.around(call, self._forward)
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
-        return await self.inner.get_many(self.collection(collection), ids)
+        call: DriverCall[dict[str, Record]] = DriverCall("get_many", collection, (ids,))
+        return await self.around(call, self._forward)
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
-        return await self.inner.put_many(self.collection(collection), writes)
+        call: DriverCall[list[WriteOutcome]] = DriverCall("put_many", collection, (writes,))
+        return await self.around(call, self._forward)
 
     async def delete_many(
         self, collection: str, deletes: Sequence[DeleteRequest]
     ) -> list[WriteOutcome]:
-        return await self.inner.delete_many(self.collection(collection), deletes)
+        call: DriverCall[list[WriteOutcome]] = DriverCall("delete_many", collection, (deletes,))
+        return await self.around(call, self._forward)
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
-        return await self.inner.find(self.collection(collection), query, limit)
+        call: DriverCall[list[Record]] = DriverCall("find", collection, (query, limit))
+        return await self.around(call, self._forward)
 
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
-        await self.inner.ensure_index(self.collection(collection), fields)
+        call: DriverCall[None] = DriverCall("ensure_index", collection, (fields,))
+        await self.around(call, self._forward)
 
     async def list_collections(self) -> list[str]:
-        return await self.inner.list_collections()
+        call: DriverCall[list[str]] = DriverCall("list_collections")
+        return await self.around(call, self._forward)
 
     async def drop_collection(self, collection: str) -> None:
-        await self.inner.drop_collection(self.collection(collection))
+        call: DriverCall[None] = DriverCall("drop_collection", collection)
+        await self.around(call, self._forward)

@@ -3,11 +3,15 @@ a collection-name prefix."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from asyncdb._documents import validate_prefix
 from asyncdb.drivers.base import Driver
-from asyncdb.middleware.base import DriverWrapper
+from asyncdb.middleware.base import DriverCall, DriverWrapper, Proceed
 
 __all__ = ["PrefixMiddleware"]
+
+T = TypeVar("T")
 
 
 class PrefixMiddleware(DriverWrapper):
@@ -17,12 +21,19 @@ class PrefixMiddleware(DriverWrapper):
         super().__init__(inner)
         self.prefix = validate_prefix(prefix)
 
-    def collection(self, name: str) -> str:
-        return self.prefix + name
+    async def around(self, call: DriverCall[T], proceed: Proceed[T]) -> T:
+        # Names going in are rewritten in the hook, so that no operation (nor one added to
+        # the ABC later) can reach an unprefixed collection of another environment.
+        if call.collection is not None:
+            call = call.with_collection(self.prefix + call.collection)
+        return await proceed(call)
 
     async def list_collections(self) -> list[str]:
         """The inner driver's collections that carry the prefix, without it."""
-        names = await self.inner.list_collections()
+        # Names coming out concern this one operation's result: an override (still routed
+        # through the hook by super()) says that in its own types, where the generic hook
+        # would need a cast.
+        names = await super().list_collections()
         return [name[len(self.prefix) :] for name in names if name.startswith(self.prefix)]
 
     def describe(self) -> str:
