@@ -1,4 +1,5 @@
-"""``save_many`` and ``delete_many`` over ``_bulk_docs``.
+"""``get_many`` over ``_all_docs`` with ``keys``; ``save_many`` and ``delete_many`` over
+``_bulk_docs``.
 
 Rows of a ``_bulk_docs`` answer are paired with the documents sent **by id**, never by
 position (CouchDB documents request order, pouchdb-server does not keep it). A document
@@ -14,10 +15,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from asyncdb._retry import Attempts
-from asyncdb.drivers.base import Body, DeleteRequest, WriteOutcome, WriteRequest
+from asyncdb.drivers.base import Body, DeleteRequest, Record, WriteOutcome, WriteRequest
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._codec import encode_body, misstamped, stamp
-from asyncdb.drivers.couchdb._core import RACES, CouchCore, db_path, rev_of
+from asyncdb.drivers.couchdb._core import RACES, CouchCore, db_path, rev_of, rows_of
 from asyncdb.drivers.couchdb._errors import bulk_error, lost_races, outcome_unknown
 from asyncdb.errors import (
     AsyncDBError,
@@ -34,7 +35,31 @@ Rows = dict[str, list[dict[str, Any]]]
 
 
 class BulkOps(CouchCore):
-    """The bulk writes of ``CouchDBDriver``."""
+    """The bulk reads and writes of ``CouchDBDriver``."""
+
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
+        if not ids:
+            return {}
+        wanted = {_ids.encode(doc_id): doc_id for doc_id in ids}
+        reply = await self._request(
+            "POST",
+            f"{db_path(collection)}/_all_docs?include_docs=true",
+            {"keys": list(wanted)},
+            passthrough=(404,),
+        )
+        if reply.status == 404:
+            return {}
+        found: dict[str, Record] = {}
+        for row in rows_of(reply.data):
+            doc, value, key = row.get("doc"), row.get("value"), row.get("id")
+            if "error" in row or not isinstance(doc, dict) or key not in wanted:
+                continue
+            if isinstance(value, dict) and value.get("deleted"):
+                continue
+            record = self._record(collection, str(key), doc, wanted[str(key)])
+            if record is not None:
+                found[record.id] = record
+        return found
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
         outcomes = [WriteOutcome(write.id) for write in writes]

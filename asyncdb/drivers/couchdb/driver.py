@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import ssl
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from asyncdb._retry import Attempts
@@ -353,31 +352,7 @@ class CouchDBDriver(BulkOps, FindOps):
                 return ScanPage(records, records[-1].id)
             start = str(consumed[-1]["id"])  # a page of skipped rows only: read on
 
-    # -- fast paths ------------------------------------------------------------------------
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
-        if not ids:
-            return {}
-        wanted = {_ids.encode(doc_id): doc_id for doc_id in ids}
-        reply = await self._request(
-            "POST",
-            f"{db_path(collection)}/_all_docs?include_docs=true",
-            {"keys": list(wanted)},
-            passthrough=(404,),
-        )
-        if reply.status == 404:
-            return {}
-        found: dict[str, Record] = {}
-        for row in rows_of(reply.data):
-            doc, value, key = row.get("doc"), row.get("value"), row.get("id")
-            if "error" in row or not isinstance(doc, dict) or key not in wanted:
-                continue
-            if isinstance(value, dict) and value.get("deleted"):
-                continue
-            record = self._record(collection, str(key), doc, wanted[str(key)])
-            if record is not None:
-                found[record.id] = record
-        return found
-
+    # -- collections -----------------------------------------------------------------------
     async def list_collections(self) -> list[str]:
         # CouchDB 3 serves _all_dbs to server admins only (admin_only_all_dbs).
         reply = await self._transport.request("GET", "/_all_dbs")
