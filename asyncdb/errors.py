@@ -21,6 +21,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidQueryError",
     "NotFoundError",
+    "ReadOnlyError",
     "ServiceClosedError",
     "SyncFacadeMisuseError",
     "ValidationError",
@@ -123,6 +124,22 @@ class WriteOutcomeUnknownError(BackendUnavailableError):
     """
 
     status_code = 503
+
+
+class ReadOnlyError(AsyncDBError):
+    """A write was refused because the database is read-only (nothing was written)."""
+
+    # Forbidden rather than 405: the request is well formed and its method is one the
+    # route supports; this deployment refuses to change data. (405 would also oblige an
+    # Allow header naming methods that are not the point, and POST reads such as _find
+    # stay allowed.)
+    status_code = 403
+
+    def __init__(self, operation: str, collection: str | None) -> None:
+        where = "" if collection is None else f" on collection {collection!r}"
+        super().__init__(f"the database is read-only: {operation}{where} refused")
+        self.operation = operation
+        self.collection = collection
 
 
 class ServiceClosedError(AsyncDBError):

@@ -442,7 +442,6 @@ async def test_driver_wrapper_delegates_the_lifecycle_and_identity() -> None:
     assert wrapper.name == inner.name
     assert wrapper.limits is inner.limits
     assert wrapper.describe() == inner.describe()
-    assert wrapper.collection("abc") == "abc"
     await wrapper.open()
     await wrapper.ping()
     await wrapper.put(ITEMS, "a", {})

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from asyncdb.drivers.base import Driver
-from asyncdb.errors import AsyncDBError
+from asyncdb.errors import ReadOnlyError
 from asyncdb.middleware.base import DriverCall, DriverWrapper, Proceed
 
 __all__ = ["READ_OPERATIONS", "ReadOnlyError", "ReadOnlyMiddleware"]
@@ -27,22 +27,6 @@ T = TypeVar("T")
 READ_OPERATIONS = frozenset(
     {"open", "aclose", "ping", "get", "scan", "get_many", "find", "list_collections"}
 )
-
-
-class ReadOnlyError(AsyncDBError):
-    """A write was refused because the database is read-only (nothing was written)."""
-
-    # Forbidden rather than 405: the request is well formed and its method is one the
-    # route supports; this deployment refuses to change data. (405 would also oblige an
-    # Allow header naming methods that are not the point, and POST reads such as _find
-    # stay allowed.)
-    status_code = 403
-
-    def __init__(self, operation: str, collection: str | None) -> None:
-        where = "" if collection is None else f" on collection {collection!r}"
-        super().__init__(f"the database is read-only: {operation}{where} refused")
-        self.operation = operation
-        self.collection = collection
 
 
 class ReadOnlyMiddleware(DriverWrapper):
