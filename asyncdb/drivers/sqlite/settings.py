@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import unquote
 
 from pydantic import AliasChoices, Field
@@ -19,7 +19,8 @@ DEFAULT_SQLITE_PATH = "asyncdb.sqlite3"
 
 
 class SQLiteSettings(DriverSettings):
-    """Which database file. Its folder is created when missing."""
+    """Which database file (its folder is created when missing), how long a statement waits
+    for another connection's lock, and how durable a commit is."""
 
     url_schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     address_variables: ClassVar[str] = "SQLITE_PATH (or DATABASE_URL=sqlite:///path)"
@@ -28,6 +29,19 @@ class SQLiteSettings(DriverSettings):
         default=DEFAULT_SQLITE_PATH,
         validation_alias=AliasChoices("SQLITE_PATH", "sqlite_path"),
         description="the database file; its folder is created when missing",
+    )
+    sqlite_busy_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=AliasChoices("SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout"),
+        description="seconds a statement waits for another connection's write lock before "
+        "it counts as failed (then retried under DATABASE_MAX_RETRIES)",
+    )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        validation_alias=AliasChoices("SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
+        description="full: every acknowledged write survives a power loss (an fsync per "
+        "commit); normal: it survives a crash of the process, not of the machine",
     )
 
     def where(self) -> str:
