@@ -13,6 +13,7 @@ from tests.backends._process import unavailable
 from tests.backends.couchdb import couchdb_server
 from tests.backends.dynamodb import DynamoDBEndpoint, dynamodb_server
 from tests.backends.firestore import firestore_emulator
+from tests.backends.postgres import postgres_server
 
 T = TypeVar("T")
 
@@ -53,3 +54,9 @@ def moto_endpoint() -> Iterator[DynamoDBEndpoint]:
 def firestore_host() -> Iterator[str]:
     """``host:port`` of a running Firestore emulator."""
     yield from serve("firestore", firestore_emulator)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql://`` URL of a running PostgreSQL (with its password)."""
+    yield from serve("postgres", postgres_server)

@@ -4,7 +4,8 @@ so that ``nox`` can run it before it creates any virtualenv).
 ``python tests/backends/prerequisites.py`` prints one line naming whatever is missing and
 exits 1, or exits 0 silently. A backend whose variable points the suite at a running server
 (``ASYNCDB_TEST_COUCHDB_URL``, ``ASYNCDB_TEST_DYNAMODB_URL``,
-``ASYNCDB_TEST_FIRESTORE_EMULATOR_HOST``) needs nothing installed for it.
+``ASYNCDB_TEST_FIRESTORE_EMULATOR_HOST``, ``ASYNCDB_TEST_POSTGRES_URL``) needs nothing
+installed for it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ from pathlib import Path
 __all__ = [
     "EMULATOR_HOST_VARIABLE",
     "EMULATOR_JAR_VARIABLE",
+    "POSTGRES_URL_VARIABLE",
     "find_emulator_jar",
     "java_major_version",
     "missing",
+    "postgres_bindir",
     "summary",
 ]
 
 EMULATOR_HOST_VARIABLE = "ASYNCDB_TEST_FIRESTORE_EMULATOR_HOST"
+POSTGRES_URL_VARIABLE = "ASYNCDB_TEST_POSTGRES_URL"
+POSTGRES_HINT = (
+    "PostgreSQL's server binaries (initdb, postgres, pg_ctl, pg_isready: the Debian package "
+    f"postgresql, found through pg_config --bindir; or set {POSTGRES_URL_VARIABLE}=postgresql://"
+    "... to use a running server)"
+)
 #: Names the emulator's jar directly (any install method).
 EMULATOR_JAR_VARIABLE = "ASYNCDB_FIRESTORE_EMULATOR_JAR"
 JAVA_MINIMUM = 17
@@ -93,6 +102,24 @@ def _dpkg_jar() -> Path | None:
     return None
 
 
+def postgres_bindir() -> Path | None:
+    """The folder of PostgreSQL's server binaries, ``None`` when they are not installed."""
+    pg_config = shutil.which("pg_config")
+    if pg_config is not None:
+        try:
+            answer = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=False, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            answer = None
+        if answer is not None and answer.returncode == 0:
+            folder = Path(answer.stdout.strip())
+            if (folder / "initdb").is_file():
+                return folder
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
 def missing() -> list[str]:
     """What the test servers need and this machine lacks, each named with how to get it."""
     lacking: list[str] = []
@@ -115,6 +142,13 @@ def missing() -> list[str]:
         else:
             if jar is None:
                 lacking.append(EMULATOR_HINT)
+    if not os.environ.get(POSTGRES_URL_VARIABLE):
+        folder = postgres_bindir()
+        needed = ("initdb", "postgres", "pg_ctl", "pg_isready")
+        if folder is None or not all((folder / name).is_file() for name in needed):
+            lacking.append(POSTGRES_HINT)
+        elif os.geteuid() == 0 and shutil.which("runuser") is None:
+            lacking.append("runuser (util-linux: PostgreSQL refuses to run as root)")
     return lacking
 
 

@@ -28,6 +28,11 @@ class PostgresSettings(DriverSettings):
         validation_alias=AliasChoices("POSTGRES_URL", "postgres_url"),
         description="postgresql://user:password@host:port/database (required)",
     )
+    postgres_table: str = Field(
+        default="asyncdb_documents",
+        validation_alias=AliasChoices("POSTGRES_TABLE", "postgres_table"),
+        description="the table that holds every collection: 'table' or 'schema.table'",
+    )
 
     def where(self) -> str:
         url = self.postgres_url
