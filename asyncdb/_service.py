@@ -8,12 +8,11 @@ their backend.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import anyio
 
@@ -25,29 +24,24 @@ from asyncdb._documents import (
     validate_document_id,
     validate_revision,
 )
+from asyncdb._guard import LoopBinding, guarded
 from asyncdb._query import parse_query
 from asyncdb._results import BulkResult, Page
 from asyncdb._sizes import SizeGuard
 from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest
 from asyncdb.errors import (
-    AsyncDBError,
     BackendError,
     ConflictError,
     InvalidDocumentError,
     InvalidNameError,
     InvalidQueryError,
     NotFoundError,
-    ServiceClosedError,
     ValidationError,
-    first_error,
 )
 
 __all__ = ["DatabaseService", "UpdateFunction"]
 
 logger = logging.getLogger("asyncdb")
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: ``update``'s callback: takes the current document, returns the new one (or mutates it in
 #: place and returns ``None``); plain or async.
@@ -58,45 +52,15 @@ MAX_PAGE_SIZE = 1000
 _NAME_CACHE_SIZE = 1024
 
 
-def _backend_errors(
-    method: Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]]:
-    """Refuse calls on a closed service and turn unexpected driver exceptions into
-    ``BackendError`` with the cause chained: callers catch one hierarchy.
-
-    A call with wrong arguments is a programming error, not a backend failure: building
-    the coroutine binds the arguments, so its ``TypeError`` is raised unchanged, outside
-    the shaping."""
-
-    @functools.wraps(method)
-    async def shaped(self: DatabaseService, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        call = method(self, *args, **kwargs)
-        if self._closed:
-            call.close()  # never awaited: close it, or Python warns about it
-            raise ServiceClosedError("this DatabaseService has been closed")
-        try:
-            try:
-                return await call
-            except BaseExceptionGroup as group:
-                # Concurrent chunks run in task groups: surface the error that matters.
-                raise first_error(group) from None
-        except AsyncDBError:
-            raise
-        except Exception as exc:
-            logger.warning("%s failed on %s: %s", method.__name__, self._description, type(exc))
-            raise BackendError(
-                f"{method.__name__} failed on {self._description}: {type(exc).__name__}"
-            ) from exc
-
-    return shaped
-
-
 class DatabaseService:
     """The awaited API of asyncdb, identical on every backend.
 
     Build it with ``create_database_service`` / ``get_database_service`` (from settings) or
     directly over a driver. It owns the driver unless ``close_driver=False``: ``aclose()``
     (or leaving ``async with``) closes it.
+
+    It runs on one event loop, the first that uses it (its driver's connections belong to
+    that loop): a call from another loop raises ``WrongEventLoopError`` instead of hanging.
     """
 
     def __init__(
@@ -114,6 +78,7 @@ class DatabaseService:
         self._close_driver = close_driver
         self._update_attempts = update_attempts
         self._closed = False
+        self._loop_binding = LoopBinding("this DatabaseService")
         self._description = driver.describe()
         self._known_collections: set[str] = set()
 
@@ -148,7 +113,7 @@ class DatabaseService:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    @_backend_errors
+    @guarded
     async def open(self) -> None:
         """Connect eagerly (optional: the first operation connects too)."""
         await self._driver.open()
@@ -158,17 +123,18 @@ class DatabaseService:
         """Release the driver's sessions and pools. Idempotent."""
         if self._closed:
             return
+        self._loop_binding.check()  # a driver's connections close on their own loop only
         self._closed = True
         if self._close_driver:
             await self._driver.aclose()
 
-    @_backend_errors
+    @guarded
     async def ping(self) -> None:
         """Raise ``BackendUnavailableError`` or ``AuthenticationError`` if unusable."""
         await self._driver.ping()
 
     # -- single documents ------------------------------------------------------------------
-    @_backend_errors
+    @guarded
     async def get(self, collection: str, doc_id: str) -> Document:
         """The document with ``_id`` and ``_rev``; ``NotFoundError`` (404) if missing."""
         self._collection(collection)
@@ -178,7 +144,7 @@ class DatabaseService:
             raise NotFoundError(collection, doc_id)
         return _document(record)
 
-    @_backend_errors
+    @guarded
     async def save(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
         """Upsert ``doc`` and return it as stored, with its new ``_rev``.
 
@@ -191,7 +157,7 @@ class DatabaseService:
         rev = await self._driver.put(collection, doc_id, prepared.body, if_rev=prepared.rev)
         return {"_id": doc_id, "_rev": rev, **prepared.body}
 
-    @_backend_errors
+    @guarded
     async def create(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
         """Write ``doc`` only if ``doc_id`` is free, else ``ConflictError`` (409)."""
         self._collection(collection)
@@ -256,7 +222,7 @@ class DatabaseService:
             f"update of {doc_id!r} in {collection!r} lost {attempts} races in a row; giving up"
         )
 
-    @_backend_errors
+    @guarded
     async def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:
         """Delete the document; return whether it existed. A missing one is not an error.
 
@@ -290,7 +256,7 @@ class DatabaseService:
             if after is None:
                 return
 
-    @_backend_errors
+    @guarded
     async def list_page(self, collection: str, limit: int = 100, cursor: str | None = None) -> Page:
         """One page of at most ``limit`` documents and the cursor of the next page.
 
@@ -311,7 +277,7 @@ class DatabaseService:
         next_cursor = encode_cursor(collection, items[-1]["_id"]) if len(records) > limit else None
         return Page(items, next_cursor)
 
-    @_backend_errors
+    @guarded
     async def _scan(
         self, collection: str, after: str | None, limit: int
     ) -> tuple[list[Record], str | None]:
@@ -324,7 +290,7 @@ class DatabaseService:
         return page.records, page.last_key
 
     # -- bulk ------------------------------------------------------------------------------
-    @_backend_errors
+    @guarded
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document | None]:
         """``{id: document or None}`` in the order of ``ids``, in as few round trips as the
         backend allows. Every id is checked before any I/O."""
@@ -340,7 +306,7 @@ class DatabaseService:
             doc_id: (_document(found[doc_id]) if doc_id in found else None) for doc_id in wanted
         }
 
-    @_backend_errors
+    @guarded
     async def save_many(
         self, collection: str, docs: Sequence[Mapping[str, Any] | Any]
     ) -> BulkResult:
@@ -364,7 +330,7 @@ class DatabaseService:
         await self._run_chunks(write, chunks(writes, self._driver.limits.max_write_batch))
         return BulkResult(outcomes)
 
-    @_backend_errors
+    @guarded
     async def delete_many(
         self, collection: str, ids: Sequence[str | Mapping[str, Any]]
     ) -> BulkResult:
@@ -398,7 +364,7 @@ class DatabaseService:
                 group.start_soon(limited, chunk)
 
     # -- queries and administration --------------------------------------------------------
-    @_backend_errors
+    @guarded
     async def find(
         self,
         collection: str,
@@ -423,7 +389,7 @@ class DatabaseService:
             for record in records
         ]
 
-    @_backend_errors
+    @guarded
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
         """Ask the backend for an index on ``fields`` where it needs one (idempotent)."""
         self._collection(collection)
@@ -432,7 +398,7 @@ class DatabaseService:
             raise InvalidQueryError("ensure_index needs at least one field")
         await self._driver.ensure_index(collection, query.fields)
 
-    @_backend_errors
+    @guarded
     async def list_collections(self) -> list[str]:
         """Names of the collections that exist (with this service's prefix, shown without
         it), sorted. A backend may list a collection that was emptied but not dropped
@@ -453,13 +419,13 @@ class DatabaseService:
                 continue
         return sorted(valid)
 
-    @_backend_errors
+    @guarded
     async def drop_collection(self, collection: str) -> None:
         """Delete the collection and all its documents; a missing one is not an error."""
         self._collection(collection)
         await self._driver.drop_collection(collection)
 
-    @_backend_errors
+    @guarded
     async def check_document(self, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
         """Check ``doc`` as ``save`` would (id, contract, size limit of this service's
         ``size_limit``) without writing it; return it as it would be stored, with ``_id``.

@@ -1,9 +1,10 @@
 """``SyncDatabaseService``: the blocking facade for scripts, threads and sync handlers.
 
-It runs one private event loop in a background thread (an anyio blocking portal) and
-forwards every call of the face to it. Any number of threads may call it at once. Called
-from a thread that is running an event loop it raises ``SyncFacadeMisuseError`` at once:
-blocking there would freeze that loop (or deadlock it, if it is the portal's own).
+It runs one private event loop in a background thread (an anyio blocking portal), builds
+its service there (a service runs on one loop: the first that uses it) and forwards every
+call of the face to it. Any number of threads may call it at once. Called from a thread
+that is running an event loop it raises ``SyncFacadeMisuseError`` at once: blocking there
+would freeze that loop (or deadlock it, if it is the portal's own).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
-import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import anyio.from_thread
 import anyio.lowlevel
@@ -24,8 +25,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from asyncdb._documents import Document
 from asyncdb._factory import create_database_service
-from asyncdb._results import BulkResult, Page
-from asyncdb._service import DatabaseService, UpdateFunction
+from asyncdb._guard import WrongEventLoopError, current_loop
+from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb.errors import ServiceClosedError, SyncFacadeMisuseError
 
@@ -34,6 +35,8 @@ __all__ = ["SyncDatabaseService"]
 logger = logging.getLogger("asyncdb")
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Runner(Protocol):
@@ -41,7 +44,7 @@ class _Runner(Protocol):
 
     blocks_to_stop: bool
 
-    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+    def call(self, func: Callable[[], Awaitable[T]]) -> T: ...
 
     def stop(self) -> None: ...
 
@@ -57,8 +60,8 @@ class _OwnLoop:
             start_blocking_portal(backend="asyncio")
         )
 
-    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return self._portal.call(func, *args)
+    def call(self, func: Callable[[], Awaitable[T]]) -> T:
+        return self._portal.call(func)
 
     def stop(self) -> None:
         self._exit_stack.close()
@@ -73,9 +76,9 @@ class _HostLoop:
     def __init__(self) -> None:
         self._token = anyio.lowlevel.current_token()
 
-    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+    def call(self, func: Callable[[], Awaitable[T]]) -> T:
         async def run() -> T:
-            return await func(*args)
+            return await func()
 
         return anyio.from_thread.run(run, token=self._token)
 
@@ -83,27 +86,53 @@ class _HostLoop:
         """Nothing to stop: the loop belongs to its application."""
 
 
-class SyncDatabaseService:
-    """The face's methods, blocking.
+def _blocking(
+    method: Callable[Concatenate[DatabaseService, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SyncDatabaseService, P], R]:
+    """The face's ``method``, blocking: the same parameters (mypy and IDEs see them through
+    the ``ParamSpec``) and docstring, run on the facade's event loop. The service's method
+    is looked up at each call, so a subclass's override is the one that runs."""
+    name = method.__name__
 
-    ``SyncDatabaseService(service)`` runs ``service`` on a private event loop in a
-    background thread, takes it over and closes it on ``close()`` (its connections belong
-    to that loop, useless once it stops); pass ``close_service=False`` to keep it open.
-    ``SyncDatabaseService(settings)`` or ``SyncDatabaseService()`` builds a fresh service
-    from settings / the environment. ``SyncDatabaseService.over_running_loop(service)``
-    serves worker threads of an application whose loop already runs ``service``.
+    @functools.wraps(method)
+    def blocking(self: SyncDatabaseService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = self._call(functools.partial(getattr(self._service, name), *args, **kwargs))
+        return result
+
+    blocking.__module__ = __name__
+    blocking.__qualname__ = f"SyncDatabaseService.{name}"
+    return blocking
+
+
+class SyncDatabaseService:
+    """The face's methods, blocking (``asyncdb.abc.DocumentService`` without ``await``;
+    ``aclose`` is ``close``).
+
+    ``SyncDatabaseService(settings)`` or ``SyncDatabaseService()`` (the environment) builds
+    its service inside a private event loop in a background thread, so that the driver's
+    connections are made on the loop that uses them; ``close()`` closes both.
+    ``SyncDatabaseService(service)`` takes over a service that has not been used yet and
+    binds it to that loop. ``SyncDatabaseService.over_running_loop(service)`` serves worker
+    threads of an application whose loop already runs ``service``.
     """
 
-    def __init__(
-        self,
-        service: DatabaseService | Settings | None = None,
-        *,
-        close_service: bool = True,
-    ) -> None:
+    def __init__(self, service: DatabaseService | Settings | None = None) -> None:
         _refuse_event_loop_thread()
-        if not isinstance(service, DatabaseService):
-            service = create_database_service(service)
-        self._setup(service, close_service, _OwnLoop())
+        if isinstance(service, DatabaseService) and service._loop_binding.bound:
+            raise WrongEventLoopError(
+                "SyncDatabaseService(service) takes a service that has not been used yet: "
+                "this one already runs on an event loop, and its connections belong to it. "
+                "Give the facade settings (SyncDatabaseService(settings)) to build its own "
+                "service, or call SyncDatabaseService.over_running_loop(service) from the "
+                "loop that runs this one."
+            )
+        runner = _OwnLoop()
+        try:
+            adopted = runner.call(functools.partial(_bind_or_build, service))
+        except BaseException:
+            runner.stop()
+            raise
+        self._setup(adopted, True, runner)
         _unclosed.add(self)
 
     @classmethod
@@ -111,14 +140,16 @@ class SyncDatabaseService:
         """A facade for worker threads over the event loop that is running now (call it
         from that loop, e.g. in a FastAPI lifespan). Its calls run on that loop, with the
         service's one connection pool; the service stays its owner's to close.
+        ``WrongEventLoopError`` if ``service`` runs on another loop.
         """
+        service._loop_binding.check()
         facade = cls.__new__(cls)
         facade._setup(service, False, _HostLoop())
         return facade
 
-    def _setup(self, service: DatabaseService, close_service: bool, runner: _Runner) -> None:
+    def _setup(self, service: DatabaseService, owns_service: bool, runner: _Runner) -> None:
         self._service = service
-        self._close_service = close_service
+        self._owns_service = owns_service
         self._lock = threading.Lock()
         self._runner: _Runner | None = runner
 
@@ -127,7 +158,7 @@ class SyncDatabaseService:
 
     @property
     def service(self) -> DatabaseService:
-        """The async service this facade drives."""
+        """The async service this facade drives (it runs on the facade's loop only)."""
         return self._service
 
     def __enter__(self) -> SyncDatabaseService:
@@ -137,10 +168,10 @@ class SyncDatabaseService:
         self.close()
 
     def close(self) -> None:
-        """Stop accepting calls; close the service (unless told not to) and stop the
-        private loop's thread. Idempotent."""
+        """Stop accepting calls; close the service if the facade built or took it over,
+        and stop the private loop's thread. Idempotent."""
         runner = self._runner
-        if runner is not None and (runner.blocks_to_stop or self._close_service):
+        if runner is not None and (runner.blocks_to_stop or self._owns_service):
             _refuse_event_loop_thread()
         with self._lock:
             runner, self._runner = self._runner, None
@@ -148,72 +179,43 @@ class SyncDatabaseService:
             return
         _unclosed.discard(self)
         try:
-            if self._close_service:
+            if self._owns_service:
                 runner.call(self._service.aclose)
         finally:
             runner.stop()
 
-    def _call(self, func: Any, *args: Any) -> Any:
+    def _call(self, func: Callable[[], Awaitable[T]]) -> T:
         _refuse_event_loop_thread()
         runner = self._runner
         if runner is None:
             raise ServiceClosedError("this SyncDatabaseService has been closed")
-        return runner.call(func, *args)
+        return runner.call(func)
 
-    # -- the face's methods, blocking --------------------------------------------------------
-    def ping(self) -> None:
-        """See ``DatabaseService.ping``."""
-        self._call(self._service.ping)
-
-    def get(self, collection: str, doc_id: str) -> Document:
-        """See ``DatabaseService.get``."""
-        result: Document = self._call(self._service.get, collection, doc_id)
-        return result
-
-    def save(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
-        """See ``DatabaseService.save``."""
-        result: Document = self._call(self._service.save, collection, doc_id, doc)
-        return result
-
-    def create(self, collection: str, doc_id: str, doc: Mapping[str, Any] | Any) -> Document:
-        """See ``DatabaseService.create``."""
-        result: Document = self._call(self._service.create, collection, doc_id, doc)
-        return result
-
-    def update(
-        self,
-        collection: str,
-        doc_id: str,
-        fn: UpdateFunction,
-        *,
-        default: Mapping[str, Any] | None = None,
-        attempts: int | None = None,
-    ) -> Document:
-        """See ``DatabaseService.update``; ``fn`` runs on the portal's thread."""
-
-        async def run() -> Document:
-            return await self._service.update(
-                collection, doc_id, fn, default=default, attempts=attempts
-            )
-
-        result: Document = self._call(run)
-        return result
-
-    def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:
-        """See ``DatabaseService.delete``."""
-        return bool(self._call(self._service.delete, collection, doc_id, rev))
-
-    def list_all(self, collection: str) -> list[Document]:
-        """See ``DatabaseService.list_all``."""
-        result: list[Document] = self._call(self._service.list_all, collection)
-        return result
+    # -- the face's methods, blocking (tests/test_api_protocol.py holds them to the protocol)
+    open = _blocking(DatabaseService.open)
+    ping = _blocking(DatabaseService.ping)
+    get = _blocking(DatabaseService.get)
+    save = _blocking(DatabaseService.save)
+    create = _blocking(DatabaseService.create)
+    update = _blocking(DatabaseService.update)  # ``fn`` runs on the facade's loop thread
+    delete = _blocking(DatabaseService.delete)
+    list_all = _blocking(DatabaseService.list_all)
+    list_page = _blocking(DatabaseService.list_page)
+    get_many = _blocking(DatabaseService.get_many)
+    save_many = _blocking(DatabaseService.save_many)
+    delete_many = _blocking(DatabaseService.delete_many)
+    find = _blocking(DatabaseService.find)
+    ensure_index = _blocking(DatabaseService.ensure_index)
+    list_collections = _blocking(DatabaseService.list_collections)
+    drop_collection = _blocking(DatabaseService.drop_collection)
+    check_document = _blocking(DatabaseService.check_document)
 
     def iter_all(self, collection: str, page_size: int = 500) -> Iterator[Document]:
-        """Every document, fetched a page at a time: one portal hop per page."""
+        """Every document, fetched a page at a time: one hop to the loop per page."""
         stream = self._service.iter_all(collection, page_size)
         try:
             while True:
-                batch: list[Document] = self._call(_take, stream, page_size)
+                batch = self._call(functools.partial(_take, stream, page_size))
                 yield from batch
                 if len(batch) < page_size:
                     return
@@ -221,49 +223,14 @@ class SyncDatabaseService:
             if self._runner is not None:
                 self._call(stream.aclose)
 
-    def list_page(self, collection: str, limit: int = 100, cursor: str | None = None) -> Page:
-        """See ``DatabaseService.list_page``."""
-        result: Page = self._call(self._service.list_page, collection, limit, cursor)
-        return result
 
-    def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document | None]:
-        """See ``DatabaseService.get_many``."""
-        result: dict[str, Document | None] = self._call(self._service.get_many, collection, ids)
-        return result
-
-    def save_many(self, collection: str, docs: Sequence[Mapping[str, Any] | Any]) -> BulkResult:
-        """See ``DatabaseService.save_many``."""
-        result: BulkResult = self._call(self._service.save_many, collection, docs)
-        return result
-
-    def delete_many(self, collection: str, ids: Sequence[str | Mapping[str, Any]]) -> BulkResult:
-        """See ``DatabaseService.delete_many``."""
-        result: BulkResult = self._call(self._service.delete_many, collection, ids)
-        return result
-
-    def find(
-        self,
-        collection: str,
-        where: Mapping[str, Any],
-        fields: Sequence[str] | None = None,
-        limit: int | None = None,
-    ) -> list[Document]:
-        """See ``DatabaseService.find``."""
-        result: list[Document] = self._call(self._service.find, collection, where, fields, limit)
-        return result
-
-    def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
-        """See ``DatabaseService.ensure_index``."""
-        self._call(self._service.ensure_index, collection, fields)
-
-    def list_collections(self) -> list[str]:
-        """See ``DatabaseService.list_collections``."""
-        result: list[str] = self._call(self._service.list_collections)
-        return result
-
-    def drop_collection(self, collection: str) -> None:
-        """See ``DatabaseService.drop_collection``."""
-        self._call(self._service.drop_collection, collection)
+async def _bind_or_build(service: DatabaseService | Settings | None) -> DatabaseService:
+    """On the facade's own loop: the service, bound to this loop (built here from settings,
+    so that whatever the driver makes at construction belongs to this loop too)."""
+    if not isinstance(service, DatabaseService):
+        service = create_database_service(service)
+    service._loop_binding.check()
+    return service
 
 
 async def _take(stream: AsyncIterator[T], count: int) -> list[T]:
@@ -300,20 +267,10 @@ _register_at_shutdown(_close_unclosed_facades)
 
 
 def _refuse_event_loop_thread() -> None:
-    library: str | None = None
-    try:
-        asyncio.get_running_loop()
-        library = "asyncio"
-    except RuntimeError:
-        trio = sys.modules.get("trio")  # only if the application uses trio at all
-        if trio is not None:
-            try:
-                trio.lowlevel.current_trio_token()
-                library = "trio"
-            except RuntimeError:
-                pass
-    if library is None:
+    loop = current_loop()
+    if loop is None:
         return
+    library = "asyncio" if isinstance(loop, asyncio.AbstractEventLoop) else "trio"
     raise SyncFacadeMisuseError(
         f"SyncDatabaseService was called from a thread running an {library} event loop; "
         "blocking there would freeze the loop. Await DatabaseService instead, or call the "

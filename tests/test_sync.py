@@ -11,7 +11,9 @@ import anyio
 import pytest
 
 from asyncdb import Page, SyncDatabaseService
+from asyncdb import _registry as registry
 from asyncdb._documents import Document
+from asyncdb._guard import WrongEventLoopError
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb.drivers.memory import MemoryDriver
@@ -344,17 +346,99 @@ def test_the_context_manager_closes_the_portal_thread_and_the_service() -> None:
     sdb.close()  # idempotent
 
 
-def test_close_service_false_leaves_the_service_open() -> None:
-    driver = MemoryDriver()
-    service = DatabaseService(driver)
-    with SyncDatabaseService(service, close_service=False) as sdb:
-        sdb.save(ITEMS, "kept", {"n": 1})
-    assert not service.closed
-    with pytest.raises(ServiceClosedError):
-        sdb.get(ITEMS, "kept")
-    assert asyncio.run(service.get(ITEMS, "kept"))["n"] == 1
-    asyncio.run(service.aclose())
+class LoopNotingDriver(MemoryDriver):
+    """A memory driver that notes the event loop it is built on and each call runs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: list[object] = [_running_loop()]
+
+    async def put(self, *args: Any, **kwargs: Any) -> str:
+        self.loops.append(_running_loop())
+        return await super().put(*args, **kwargs)
+
+    async def get(self, collection: str, doc_id: str) -> Any:
+        self.loops.append(_running_loop())
+        return await super().get(collection, doc_id)
+
+
+def _running_loop() -> object:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def test_a_facade_over_settings_builds_its_service_on_its_own_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, the facade built its service in the caller's thread, outside any loop, and
+    ran it on another: a driver that makes its client at construction got it on no loop."""
+    monkeypatch.setitem(registry._registered, "loopnoting", LoopNotingDriver)
+    with SyncDatabaseService(Settings(database_provider="loopnoting")) as sdb:
+        sdb.save(ITEMS, "a", {"n": 1})
+        sdb.get(ITEMS, "a")
+        driver = sdb.service.driver
+        assert isinstance(driver, LoopNotingDriver)
+        assert len(driver.loops) == 3
+        assert driver.loops[0] is not None, "the driver was built outside the facade's loop"
+        assert all(loop is driver.loops[0] for loop in driver.loops)
+    assert sdb.service.closed
+
+
+def test_a_facade_refuses_a_service_already_used_on_another_loop() -> None:
+    service = DatabaseService(MemoryDriver())
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(service.save(ITEMS, "a", {"n": 1}))
+        threads = threading.active_count()
+        with pytest.raises(WrongEventLoopError) as refused:
+            SyncDatabaseService(service)
+        assert "not been used yet" in str(refused.value)
+        assert "over_running_loop" in str(refused.value)
+        assert threading.active_count() == threads  # no portal thread was left behind
+        # its own loop still serves it, untouched
+        assert loop.run_until_complete(service.get(ITEMS, "a"))["n"] == 1
+        assert not service.closed
+        loop.run_until_complete(service.aclose())
+    finally:
+        loop.close()
+
+
+def test_a_service_taken_over_by_a_facade_refuses_other_loops() -> None:
+    service = DatabaseService(MemoryDriver())
+    with SyncDatabaseService(service) as sdb:
+        sdb.save(ITEMS, "a", {"n": 1})
+
+        async def elsewhere() -> Any:
+            return await service.get(ITEMS, "a")
+
+        outcome = _in_a_loop_thread(elsewhere)
+        assert isinstance(outcome, WrongEventLoopError)
+        assert sdb.get(ITEMS, "a")["n"] == 1  # the facade's loop still serves it
     assert service.closed
+
+
+def test_the_facade_no_longer_takes_close_service() -> None:
+    """A service bound to the facade's loop is useless once that loop stops: the facade
+    that runs it closes it, always."""
+    with pytest.raises(TypeError):
+        SyncDatabaseService(DatabaseService(MemoryDriver()), close_service=False)  # type: ignore[call-arg]
+
+
+async def test_a_facade_over_the_running_loop_refuses_a_service_of_another_loop() -> None:
+    service = DatabaseService(MemoryDriver())
+    await anyio.to_thread.run_sync(lambda: asyncio.run(service.ping()))
+    with pytest.raises(WrongEventLoopError):
+        SyncDatabaseService.over_running_loop(service)
+
+
+def test_the_facade_offers_check_document_and_open(sdb: SyncDatabaseService) -> None:
+    sdb.open()
+    checked = sdb.check_document("a", {"n": 1})
+    assert checked == {"_id": "a", "n": 1}
+    with pytest.raises(NotFoundError):
+        sdb.get(ITEMS, "a")  # checked, not written
 
 
 def test_a_facade_over_settings_builds_its_own_service() -> None:

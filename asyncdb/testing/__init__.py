@@ -6,16 +6,15 @@ hypothesis (the ``test`` extra).
 
 from asyncdb.testing.assertions import assert_same_json, same_json
 from asyncdb.testing.conformance import ConformanceSuite
-from asyncdb.testing.harness import DriverFactory, Harness, ServiceLike, SyncBackedService
+from asyncdb.testing.harness import AwaitedSyncFacade, DriverFactory, Harness
 from asyncdb.testing.recorder import CallRecorder
 
 __all__ = [
+    "AwaitedSyncFacade",
     "CallRecorder",
     "ConformanceSuite",
     "DriverFactory",
     "Harness",
-    "ServiceLike",
-    "SyncBackedService",
     "assert_same_json",
     "same_json",
 ]

@@ -25,7 +25,8 @@ from typing import ClassVar
 
 import pytest
 
-from asyncdb.testing.harness import DriverFactory, Harness, ServiceLike
+from asyncdb.abc import DocumentService
+from asyncdb.testing.harness import DriverFactory, Harness
 from asyncdb.testing.suite.bulk import BulkOperations
 from asyncdb.testing.suite.contract import Contract, Lifecycle
 from asyncdb.testing.suite.core import CoreOperations
@@ -69,6 +70,6 @@ class ConformanceSuite(
             await harness.close()
 
     @pytest.fixture
-    def db(self, harness: Harness) -> ServiceLike:
+    def db(self, harness: Harness) -> DocumentService:
         """The service under test (awaited directly, or through the sync facade)."""
         return harness.service

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from asyncdb._documents import MAX_DOCUMENT_BYTES
+from asyncdb.abc import DocumentService
 from asyncdb.errors import (
     ConflictError,
     DocumentTooLargeError,
@@ -14,7 +17,7 @@ from asyncdb.errors import (
     ValidationError,
 )
 from asyncdb.testing.assertions import assert_same_json
-from asyncdb.testing.harness import Harness, ServiceLike
+from asyncdb.testing.harness import Harness
 
 ITEMS = "items"
 
@@ -22,7 +25,7 @@ ITEMS = "items"
 class BulkOperations:
     """Bulk calls: order, chunking past the backend's batch limits, mixed outcomes."""
 
-    async def test_get_many_keeps_order_and_reports_missing(self, db: ServiceLike) -> None:
+    async def test_get_many_keeps_order_and_reports_missing(self, db: DocumentService) -> None:
         saved = {i: await db.save(ITEMS, f"d{i}", {"i": i}) for i in range(3)}
         got = await db.get_many(ITEMS, ["d2", "missing", "d0", "d2", "d1"])
         assert list(got) == ["d2", "missing", "d0", "d1"]
@@ -32,7 +35,7 @@ class BulkOperations:
         assert await db.get_many(ITEMS, []) == {}
         assert await db.get_many("others", ["x"]) == {"x": None}
 
-    async def test_get_many_beyond_one_batch(self, db: ServiceLike) -> None:
+    async def test_get_many_beyond_one_batch(self, db: DocumentService) -> None:
         ids = [f"id-{i:03d}" for i in range(260)]
         assert (await db.save_many(ITEMS, [{"_id": i, "v": i} for i in ids[::2]])).ok
         got = await db.get_many(ITEMS, ids)
@@ -45,7 +48,7 @@ class BulkOperations:
                 assert doc is not None and doc["v"] == doc_id
 
     async def test_get_many_refuses_a_bad_id_before_any_io(
-        self, db: ServiceLike, harness: Harness
+        self, db: DocumentService, harness: Harness
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(InvalidNameError):
@@ -54,7 +57,7 @@ class BulkOperations:
             await db.get_many(ITEMS, "not-a-list")
         assert harness.recorder.calls == []
 
-    async def test_save_many_beyond_one_batch(self, db: ServiceLike) -> None:
+    async def test_save_many_beyond_one_batch(self, db: DocumentService) -> None:
         docs = [{"_id": f"b{i:03d}", "i": i, "pad": "x" * 100} for i in range(130)]
         result = await db.save_many(ITEMS, docs)
         assert result.ok and len(result) == 130
@@ -65,7 +68,7 @@ class BulkOperations:
         for outcome in result:
             assert stored[outcome.id]["_rev"] == outcome.rev
 
-    async def test_save_many_reports_each_document(self, db: ServiceLike) -> None:
+    async def test_save_many_reports_each_document(self, db: DocumentService) -> None:
         current = await db.save(ITEMS, "current", {"v": 1})
         stale = await db.save(ITEMS, "stale", {"v": 1})
         await db.save(ITEMS, "stale", {"v": 2})
@@ -111,17 +114,17 @@ class BulkOperations:
             with pytest.raises(NotFoundError):
                 await db.get(ITEMS, missing)
 
-    async def test_save_many_refuses_a_single_document(self, db: ServiceLike) -> None:
+    async def test_save_many_refuses_a_single_document(self, db: DocumentService) -> None:
         with pytest.raises(ValidationError):
             await db.save_many(ITEMS, {"_id": "x"})  # type: ignore[arg-type]
 
-    async def test_delete_many_reports_each_item(self, db: ServiceLike) -> None:
+    async def test_delete_many_reports_each_item(self, db: DocumentService) -> None:
         keep = await db.save(ITEMS, "keep", {"v": 1})
         await db.save(ITEMS, "keep", {"v": 2})
         exact = await db.save(ITEMS, "exact", {"v": 1})
         for i in range(40):
             await db.save(ITEMS, f"plain{i:02d}", {"v": i})
-        items: list[object] = [f"plain{i:02d}" for i in range(40)]
+        items: list[str | dict[str, Any]] = [f"plain{i:02d}" for i in range(40)]
         items += ["missing", keep, exact, "bad\x00id"]
         result = await db.delete_many(ITEMS, items)
         outcomes = list(result)
@@ -144,7 +147,7 @@ class BulkOperations:
         ids=["apart", "adjacent", "one-conditional", "one-invalid", "in-another-chunk"],
     )
     async def test_save_many_with_one_id_twice_is_refused_before_io(
-        self, db: ServiceLike, harness: Harness, docs: list[dict[str, object]]
+        self, db: DocumentService, harness: Harness, docs: list[dict[str, object]]
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(InvalidDocumentError) as caught:
@@ -165,7 +168,7 @@ class BulkOperations:
         ids=["ids", "id-and-document", "documents", "in-another-chunk"],
     )
     async def test_delete_many_with_one_id_twice_is_refused_before_io(
-        self, db: ServiceLike, harness: Harness, items: list[object]
+        self, db: DocumentService, harness: Harness, items: list[str | dict[str, Any]]
     ) -> None:
         await db.save(ITEMS, "a", {"v": 1})
         await db.save(ITEMS, "__x__", {"v": 1})
@@ -178,6 +181,6 @@ class BulkOperations:
         assert harness.recorder.calls == []
         assert sorted(doc["_id"] for doc in await db.list_all(ITEMS)) == ["__x__", "a"]
 
-    async def test_get_many_with_one_id_twice_still_collapses(self, db: ServiceLike) -> None:
+    async def test_get_many_with_one_id_twice_still_collapses(self, db: DocumentService) -> None:
         saved = await db.save(ITEMS, "_a/b", {"v": 1})
         assert await db.get_many(ITEMS, ["_a/b", "x", "_a/b"]) == {"_a/b": saved, "x": None}

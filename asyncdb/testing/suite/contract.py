@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncdb._documents import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_FIELDS
+from asyncdb.abc import DocumentService
 from asyncdb.errors import (
     DocumentTooLargeError,
     InvalidDocumentError,
@@ -19,13 +20,13 @@ from asyncdb.errors import (
     ValidationError,
 )
 from asyncdb.testing.assertions import assert_same_json
-from asyncdb.testing.harness import Harness, ServiceLike
+from asyncdb.testing.harness import Harness
 from asyncdb.testing.samples import HOSTILE_COLLECTION_NAMES, HOSTILE_DOCUMENT_IDS, INVALID_VALUES
 from asyncdb.testing.strategies import document_ids, documents
 
 ITEMS = "items"
 
-Operation = Callable[[ServiceLike, Any, Any], Awaitable[Any]]
+Operation = Callable[[DocumentService, Any, Any], Awaitable[Any]]
 
 #: Every operation that takes a collection and an id, as (name, call).
 ID_OPERATIONS: list[tuple[str, Operation]] = [
@@ -50,7 +51,7 @@ COLLECTION_OPERATIONS: list[tuple[str, Operation]] = [
 ]
 
 
-async def _drain(db: ServiceLike, collection: str) -> list[Any]:
+async def _drain(db: DocumentService, collection: str) -> list[Any]:
     return [doc async for doc in db.iter_all(collection)]
 
 
@@ -66,7 +67,7 @@ class Contract:
 
     @pytest.mark.parametrize("name", HOSTILE_COLLECTION_NAMES, ids=repr)
     async def test_hostile_collection_names_are_refused_before_io(
-        self, db: ServiceLike, harness: Harness, name: Any
+        self, db: DocumentService, harness: Harness, name: Any
     ) -> None:
         harness.recorder.calls.clear()
         for label, operation in ID_OPERATIONS + COLLECTION_OPERATIONS:
@@ -76,7 +77,7 @@ class Contract:
 
     @pytest.mark.parametrize("doc_id", HOSTILE_DOCUMENT_IDS, ids=repr)
     async def test_hostile_document_ids_are_refused_before_io(
-        self, db: ServiceLike, harness: Harness, doc_id: Any
+        self, db: DocumentService, harness: Harness, doc_id: Any
     ) -> None:
         harness.recorder.calls.clear()
         for label, operation in ID_OPERATIONS:
@@ -92,7 +93,7 @@ class Contract:
 
     @pytest.mark.parametrize(("value", "why"), INVALID_VALUES, ids=[w for _, w in INVALID_VALUES])
     async def test_invalid_values_are_refused_with_their_path(
-        self, db: ServiceLike, harness: Harness, value: Any, why: str
+        self, db: DocumentService, harness: Harness, value: Any, why: str
     ) -> None:
         harness.recorder.calls.clear()
         for doc, path in [
@@ -135,14 +136,14 @@ class Contract:
         ],
     )
     async def test_invalid_documents_are_refused_before_io(
-        self, db: ServiceLike, harness: Harness, doc: Any
+        self, db: DocumentService, harness: Harness, doc: Any
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(InvalidDocumentError):
             await db.save(ITEMS, "bad", doc)
         assert harness.recorder.calls == []
 
-    async def test_the_deepest_valid_document_round_trips(self, db: ServiceLike) -> None:
+    async def test_the_deepest_valid_document_round_trips(self, db: DocumentService) -> None:
         lists: Any = [1]
         for _ in range(MAX_DEPTH - 1):
             lists = [lists]
@@ -170,7 +171,7 @@ class Contract:
         )
 
     async def test_one_level_deeper_than_max_depth_is_refused(
-        self, db: ServiceLike, harness: Harness
+        self, db: DocumentService, harness: Harness
     ) -> None:
         lists: Any = [1]
         for _ in range(MAX_DEPTH):
@@ -184,7 +185,9 @@ class Contract:
                 await db.save(ITEMS, "deep", body)
         assert harness.recorder.calls == []
 
-    async def test_empty_and_dunder_keys_round_trip_at_every_depth(self, db: ServiceLike) -> None:
+    async def test_empty_and_dunder_keys_round_trip_at_every_depth(
+        self, db: DocumentService
+    ) -> None:
         body: dict[str, Any] = {
             "": "empty top-level key",
             "mod": {"__init__": {"": {"__x__": [{"__init__": 1, "": "", "__": None}]}}},
@@ -207,7 +210,7 @@ class Contract:
         assert_same_json(projected[0]["mod"], body["mod"])
 
     async def test_too_large_documents_are_refused_before_io(
-        self, db: ServiceLike, harness: Harness
+        self, db: DocumentService, harness: Harness
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(DocumentTooLargeError) as caught:
@@ -217,13 +220,13 @@ class Contract:
             await db.save(ITEMS, "big", {"many": list(range(MAX_DOCUMENT_BYTES // 12))})
         assert harness.recorder.calls == []
 
-    async def test_a_document_just_under_the_limit_is_stored(self, db: ServiceLike) -> None:
+    async def test_a_document_just_under_the_limit_is_stored(self, db: DocumentService) -> None:
         body = {"blob": "é" * ((MAX_DOCUMENT_BYTES - 200) // 2)}
         saved = await db.save(ITEMS, "big", body)
         got = await db.get(ITEMS, "big")
         assert got["blob"] == body["blob"] and got["_rev"] == saved["_rev"]
 
-    async def test_bad_revision_arguments_are_refused(self, db: ServiceLike) -> None:
+    async def test_bad_revision_arguments_are_refused(self, db: DocumentService) -> None:
         with pytest.raises(ValidationError):
             await db.delete(ITEMS, "x", rev="")
         with pytest.raises(ValidationError):
@@ -240,7 +243,7 @@ class Contract:
     )
     @given(doc_id=document_ids, body=documents)
     async def test_valid_documents_round_trip_exactly(
-        self, db: ServiceLike, doc_id: str, body: dict[str, Any]
+        self, db: DocumentService, doc_id: str, body: dict[str, Any]
     ) -> None:
         saved = await db.save(ITEMS, doc_id, body)
         expected = {"_id": doc_id, "_rev": saved["_rev"], **body}
@@ -260,7 +263,7 @@ class Contract:
     @given(body=documents, bad=st.sampled_from(INVALID_VALUES), data=st.data())
     async def test_invalid_documents_fail_alike_everywhere(
         self,
-        db: ServiceLike,
+        db: DocumentService,
         harness: Harness,
         body: dict[str, Any],
         bad: tuple[Any, str],

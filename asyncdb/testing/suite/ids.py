@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncdb._documents import MAX_DOCUMENT_BYTES, prepare_document
+from asyncdb.abc import DocumentService
 from asyncdb.errors import ConflictError, NotFoundError
 from asyncdb.testing.assertions import assert_same_json
-from asyncdb.testing.harness import ServiceLike
 from asyncdb.testing.samples import LOOKALIKE_ID_GROUPS, ODD_VALID_IDS, PORTABLE_IDS
 from asyncdb.testing.strategies import document_ids
 
@@ -30,7 +30,7 @@ def _label(doc_id: str) -> str:
     return repr(doc_id) if size <= 40 else f"{doc_id[:6]!r}...{size}B"
 
 
-async def _walk(db: ServiceLike, limit: int) -> list[str]:
+async def _walk(db: DocumentService, limit: int) -> list[str]:
     seen: list[str] = []
     cursor: str | None = None
     for _ in range(1000):
@@ -48,7 +48,7 @@ class PortableIds:
 
     @pytest.mark.parametrize("doc_id", PORTABLE_IDS, ids=_label)
     async def test_a_portable_id_goes_through_every_operation(
-        self, db: ServiceLike, doc_id: str
+        self, db: DocumentService, doc_id: str
     ) -> None:
         saved = await db.save(ITEMS, doc_id, {"tag": "one", "v": 1})
         assert saved["_id"] == doc_id
@@ -79,7 +79,7 @@ class PortableIds:
 
     @pytest.mark.parametrize("doc_id", PORTABLE_IDS, ids=_label)
     async def test_a_portable_id_goes_through_the_bulk_calls(
-        self, db: ServiceLike, doc_id: str
+        self, db: DocumentService, doc_id: str
     ) -> None:
         result = await db.save_many(ITEMS, [{"_id": doc_id, "v": 1}, {"_id": "plain", "v": 1}])
         assert result.ok, result.failed
@@ -101,7 +101,7 @@ class PortableIds:
 
     @pytest.mark.parametrize("group", LOOKALIKE_ID_GROUPS, ids=lambda g: _label(g[0]))
     async def test_look_alike_ids_are_distinct_documents(
-        self, db: ServiceLike, group: list[str]
+        self, db: DocumentService, group: list[str]
     ) -> None:
         for index, doc_id in enumerate(group):
             await db.save(ITEMS, doc_id, {"n": index})
@@ -120,7 +120,7 @@ class PortableIds:
 
     @pytest.mark.parametrize("limit", [1, 7, 1000])
     async def test_listing_and_pages_are_complete_with_every_kind_of_id(
-        self, db: ServiceLike, limit: int
+        self, db: DocumentService, limit: int
     ) -> None:
         plain = [f"plain-{index:03d}" for index in range(25)]
         every = sorted(
@@ -137,7 +137,7 @@ class PortableIds:
         assert sorted(streamed) == every
         assert sorted(doc["_id"] for doc in await db.find(ITEMS, {"n": 1})) == every
 
-    async def test_pages_resume_after_a_deleted_long_id(self, db: ServiceLike) -> None:
+    async def test_pages_resume_after_a_deleted_long_id(self, db: DocumentService) -> None:
         ids = sorted(PORTABLE_IDS)
         assert (await db.save_many(ITEMS, [{"_id": doc_id} for doc_id in ids])).ok
         seen: list[str] = []
@@ -154,7 +154,7 @@ class PortableIds:
 
     @pytest.mark.parametrize("doc_id", ["a" * 4096, "😀" * 1024, "_" + "/" * 4095])
     async def test_a_longest_id_with_a_document_at_the_size_limit(
-        self, db: ServiceLike, doc_id: str
+        self, db: DocumentService, doc_id: str
     ) -> None:
         # The id counts towards the portable measure; a driver that stores it escaped or
         # under a digest (and the original beside it) must still fit the backend's limit.
@@ -167,7 +167,7 @@ class PortableIds:
         assert await db.delete(ITEMS, doc_id, rev=saved["_rev"]) is True
 
     async def test_cursors_after_the_longest_ids_json_escapes_entirely(
-        self, db: ServiceLike
+        self, db: DocumentService
     ) -> None:
         ids = sorted(['"' * 4096, "\\" * 4096, "a", '"' * 4095 + "\\"])
         assert (await db.save_many(ITEMS, [{"_id": doc_id} for doc_id in ids])).ok
@@ -184,7 +184,7 @@ class PortableIds:
     )
     @given(ids=st.sets(document_ids, min_size=1, max_size=12), limit=st.integers(1, 5))
     async def test_generated_ids_list_and_page_exactly(
-        self, db: ServiceLike, ids: set[str], limit: int
+        self, db: DocumentService, ids: set[str], limit: int
     ) -> None:
         result = await db.save_many(ITEMS, [{"_id": doc_id, "id": doc_id} for doc_id in ids])
         assert result.ok, result.failed

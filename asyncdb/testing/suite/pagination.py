@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from asyncdb.abc import DocumentService
 from asyncdb.errors import InvalidCursorError, ValidationError
-from asyncdb.testing.harness import ServiceLike
 
 ITEMS = "items"
 OTHERS = "others"
@@ -19,14 +19,14 @@ def _forged(payload: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
-async def _fill(db: ServiceLike, count: int, collection: str = ITEMS) -> set[str]:
+async def _fill(db: DocumentService, count: int, collection: str = ITEMS) -> set[str]:
     ids = {f"doc-{index:04d}" for index in range(count)}
     result = await db.save_many(collection, [{"_id": doc_id, "n": 1} for doc_id in ids])
     assert result.ok, result.failed
     return ids
 
 
-async def _pages(db: ServiceLike, limit: int) -> list[list[str]]:
+async def _pages(db: DocumentService, limit: int) -> list[list[str]]:
     pages: list[list[str]] = []
     cursor: str | None = None
     while True:
@@ -42,7 +42,7 @@ class Pagination:
     """Pages are complete, disjoint, of the asked size, and end with no cursor."""
 
     @pytest.mark.parametrize("count", [0, 1, PAGE - 1, PAGE, PAGE + 1, 5 * PAGE + 3])
-    async def test_pages_cover_every_document_once(self, db: ServiceLike, count: int) -> None:
+    async def test_pages_cover_every_document_once(self, db: DocumentService, count: int) -> None:
         ids = await _fill(db, count)
         pages = await _pages(db, PAGE)
         seen = [doc_id for page in pages for doc_id in page]
@@ -51,22 +51,22 @@ class Pagination:
         assert len(pages[-1]) == (count % PAGE or min(count, PAGE))
         assert len(pages) == max(1, -(-count // PAGE))
 
-    async def test_page_of_a_missing_collection_is_empty(self, db: ServiceLike) -> None:
+    async def test_page_of_a_missing_collection_is_empty(self, db: DocumentService) -> None:
         page = await db.list_page(ITEMS, limit=5)
         assert page.items == [] and page.next_cursor is None
 
-    async def test_pages_carry_whole_documents(self, db: ServiceLike) -> None:
+    async def test_pages_carry_whole_documents(self, db: DocumentService) -> None:
         saved = await db.save(ITEMS, "only", {"a": [1, {"b": None}]})
         page = await db.list_page(ITEMS, limit=5)
         assert page.items == [saved]
 
-    async def test_iter_all_streams_every_document_once(self, db: ServiceLike) -> None:
+    async def test_iter_all_streams_every_document_once(self, db: DocumentService) -> None:
         ids = await _fill(db, 57)
         seen = [doc["_id"] async for doc in db.iter_all(ITEMS, page_size=7)]
         assert sorted(seen) == sorted(ids)
         assert [d async for d in db.iter_all(OTHERS, page_size=7)] == []
 
-    async def test_pagination_is_stable_under_concurrent_writes(self, db: ServiceLike) -> None:
+    async def test_pagination_is_stable_under_concurrent_writes(self, db: DocumentService) -> None:
         stable = await _fill(db, 40)
         seen: list[str] = []
         cursor: str | None = None
@@ -105,20 +105,20 @@ class Pagination:
             "x" * 10_000,
         ],
     )
-    async def test_a_forged_cursor_is_refused(self, db: ServiceLike, cursor: str) -> None:
+    async def test_a_forged_cursor_is_refused(self, db: DocumentService, cursor: str) -> None:
         await _fill(db, 3)
         with pytest.raises(InvalidCursorError) as caught:
             await db.list_page(ITEMS, limit=2, cursor=cursor)
         assert caught.value.status_code == 400
 
-    async def test_a_cursor_of_another_collection_is_refused(self, db: ServiceLike) -> None:
+    async def test_a_cursor_of_another_collection_is_refused(self, db: DocumentService) -> None:
         await _fill(db, 3, OTHERS)
         cursor = (await db.list_page(OTHERS, limit=1)).next_cursor
         assert cursor is not None
         with pytest.raises(InvalidCursorError):
             await db.list_page(ITEMS, limit=1, cursor=cursor)
 
-    async def test_a_cursor_survives_deletion_of_its_position(self, db: ServiceLike) -> None:
+    async def test_a_cursor_survives_deletion_of_its_position(self, db: DocumentService) -> None:
         ids = await _fill(db, 6)
         first = await db.list_page(ITEMS, limit=3)
         for doc in first.items:
@@ -131,7 +131,7 @@ class Pagination:
         assert rest.next_cursor is None
 
     @pytest.mark.parametrize("limit", [0, -1, 1001, 2.5, "10", True, None])
-    async def test_a_bad_page_size_is_refused(self, db: ServiceLike, limit: object) -> None:
+    async def test_a_bad_page_size_is_refused(self, db: DocumentService, limit: object) -> None:
         with pytest.raises(ValidationError):
             await db.list_page(ITEMS, limit=limit)  # type: ignore[arg-type]
         with pytest.raises(ValidationError):

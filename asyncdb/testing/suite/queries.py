@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from asyncdb._query import parse_query
+from asyncdb.abc import DocumentService
 from asyncdb.errors import InvalidQueryError, ValidationError
-from asyncdb.testing.harness import Harness, ServiceLike
+from asyncdb.testing.harness import Harness
 
 ITEMS = "items"
 
@@ -58,7 +59,7 @@ class Queries:
 
     @pytest.mark.parametrize("where", WHERES, ids=[repr(w) for w in WHERES])
     async def test_find_equals_a_filtered_scan(
-        self, db: ServiceLike, where: dict[str, Any]
+        self, db: DocumentService, where: dict[str, Any]
     ) -> None:
         docs = _dataset()
         assert (await db.save_many(ITEMS, docs)).ok
@@ -70,7 +71,7 @@ class Queries:
         for doc in found:
             assert doc == scanned[doc["_id"]]
 
-    async def test_find_limit_counts_matches_not_reads(self, db: ServiceLike) -> None:
+    async def test_find_limit_counts_matches_not_reads(self, db: DocumentService) -> None:
         docs: list[dict[str, Any]] = [{"_id": f"s{i:04d}", "hit": i % 97 == 0} for i in range(700)]
         assert (await db.save_many(ITEMS, docs)).ok
         all_hits = sorted(d["_id"] for d in docs if d["hit"])
@@ -79,15 +80,15 @@ class Queries:
         assert len(limited) == 5 and set(d["_id"] for d in limited) <= set(all_hits)
         assert sorted(d["_id"] for d in await db.find(ITEMS, {"hit": True}, limit=50)) == all_hits
 
-    async def test_find_projects_fields(self, db: ServiceLike) -> None:
+    async def test_find_projects_fields(self, db: DocumentService) -> None:
         saved = await db.save(ITEMS, "p", {"userId": "u", "key": "k", "value": {"big": [1]}})
         found = await db.find(ITEMS, {"userId": "u"}, fields=["key", "absent"])
         assert found == [{"_id": "p", "_rev": saved["_rev"], "key": "k"}]
 
-    async def test_find_on_a_missing_collection_is_empty(self, db: ServiceLike) -> None:
+    async def test_find_on_a_missing_collection_is_empty(self, db: DocumentService) -> None:
         assert await db.find(ITEMS, {"a": 1}) == []
 
-    async def test_find_with_an_index(self, db: ServiceLike) -> None:
+    async def test_find_with_an_index(self, db: DocumentService) -> None:
         await db.ensure_index(ITEMS, ["userId", "namespace"])
         await db.ensure_index(ITEMS, ["userId", "namespace"])
         assert (await db.save_many(ITEMS, _dataset())).ok
@@ -114,7 +115,7 @@ class Queries:
         ],
     )
     async def test_a_bad_query_is_refused(
-        self, db: ServiceLike, where: Any, fields: Any, limit: Any
+        self, db: DocumentService, where: Any, fields: Any, limit: Any
     ) -> None:
         with pytest.raises(InvalidQueryError):
             await db.find(ITEMS, where, fields=fields, limit=limit)
@@ -149,7 +150,7 @@ class Queries:
         ids=lambda value: repr(value)[:40],
     )
     async def test_a_query_no_document_could_match_is_refused_before_io(
-        self, db: ServiceLike, harness: Harness, where: Any, fields: Any
+        self, db: DocumentService, harness: Harness, where: Any, fields: Any
     ) -> None:
         # The same contract as documents: the same 422 on every backend, never a backend
         # error or an empty answer from a value that could not have been stored.
@@ -163,7 +164,7 @@ class Queries:
                 await db.ensure_index(ITEMS, fields)
         assert harness.recorder.calls == []
 
-    async def test_query_values_at_the_edges_of_the_contract(self, db: ServiceLike) -> None:
+    async def test_query_values_at_the_edges_of_the_contract(self, db: DocumentService) -> None:
         edges: dict[str, Any] = {
             "max": 2**63 - 1,
             "min": -(2**63),
@@ -186,6 +187,6 @@ class Queries:
         assert await db.find(ITEMS, {"zero": -0.0}) == [saved]
 
     @pytest.mark.parametrize("limit", [0, -3, "5", 1.5])
-    async def test_a_bad_find_limit_is_refused(self, db: ServiceLike, limit: Any) -> None:
+    async def test_a_bad_find_limit_is_refused(self, db: DocumentService, limit: Any) -> None:
         with pytest.raises(ValidationError):
             await db.find(ITEMS, {"a": 1}, limit=limit)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from asyncdb.abc import DocumentService
 from asyncdb.errors import ConflictError, InvalidDocumentError, ValidationError
-from asyncdb.testing.harness import Harness, ServiceLike
+from asyncdb.testing.harness import Harness
 
 ITEMS = "items"
 
@@ -55,7 +56,7 @@ class Revisions:
 
     @pytest.mark.parametrize("empty", ["", None])
     async def test_an_empty_or_null_rev_means_no_revision(
-        self, db: ServiceLike, empty: str | None
+        self, db: DocumentService, empty: str | None
     ) -> None:
         created = await db.save(ITEMS, "r", {"_rev": empty, "v": 1})
         assert isinstance(created["_rev"], str) and created["_rev"]
@@ -74,7 +75,7 @@ class Revisions:
 
     @pytest.mark.parametrize("rev", MALFORMED_REVISIONS, ids=_label)
     async def test_a_malformed_revision_is_refused_before_io(
-        self, db: ServiceLike, harness: Harness, rev: Any
+        self, db: DocumentService, harness: Harness, rev: Any
     ) -> None:
         harness.recorder.calls.clear()
         with pytest.raises(InvalidDocumentError) as caught:
@@ -90,14 +91,14 @@ class Revisions:
         assert isinstance(deleted[0].error, InvalidDocumentError) and deleted[0].id == "r"
         assert harness.recorder.calls == []
 
-    async def test_an_empty_rev_argument_of_delete_is_refused(self, db: ServiceLike) -> None:
+    async def test_an_empty_rev_argument_of_delete_is_refused(self, db: DocumentService) -> None:
         # In a document "" means "no revision"; an explicit empty argument is a mistake.
         with pytest.raises(ValidationError):
             await db.delete(ITEMS, "r", rev="")
 
     @pytest.mark.parametrize("rev", FOREIGN_REVISIONS, ids=_label)
     async def test_a_well_formed_foreign_revision_is_a_conflict(
-        self, db: ServiceLike, rev: str
+        self, db: DocumentService, rev: str
     ) -> None:
         with pytest.raises(ConflictError):
             await db.save(ITEMS, "missing", {"_rev": rev, "v": 1})

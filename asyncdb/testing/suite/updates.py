@@ -8,8 +8,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from asyncdb.abc import DocumentService
 from asyncdb.errors import ConflictError, InvalidDocumentError, NotFoundError
-from asyncdb.testing.harness import ServiceLike
 
 ITEMS = "items"
 WRITERS = 24
@@ -18,7 +18,7 @@ WRITERS = 24
 class Updates:
     """update() semantics."""
 
-    async def test_update_applies_the_function(self, db: ServiceLike) -> None:
+    async def test_update_applies_the_function(self, db: DocumentService) -> None:
         before = await db.save(ITEMS, "u", {"count": 1, "keep": "x"})
 
         def bump(doc: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +30,7 @@ class Updates:
         assert await db.get(ITEMS, "u") == after
 
     async def test_update_accepts_in_place_mutation_and_async_functions(
-        self, db: ServiceLike
+        self, db: DocumentService
     ) -> None:
         await db.save(ITEMS, "u", {"items": []})
 
@@ -45,7 +45,7 @@ class Updates:
         await db.update(ITEMS, "u", append)
         assert (await db.update(ITEMS, "u", append_async))["items"] == [1, 2]
 
-    async def test_update_of_a_missing_document(self, db: ServiceLike) -> None:
+    async def test_update_of_a_missing_document(self, db: DocumentService) -> None:
         with pytest.raises(NotFoundError):
             await db.update(ITEMS, "missing", lambda doc: doc)
         created = await db.update(
@@ -57,13 +57,13 @@ class Updates:
         )
         assert again["n"] == 2
 
-    async def test_update_refuses_a_non_document_result(self, db: ServiceLike) -> None:
+    async def test_update_refuses_a_non_document_result(self, db: DocumentService) -> None:
         await db.save(ITEMS, "u", {"v": 1})
         with pytest.raises(InvalidDocumentError):
             await db.update(ITEMS, "u", lambda doc: ["not", "a", "dict"])  # type: ignore[arg-type,return-value]
         assert (await db.get(ITEMS, "u"))["v"] == 1
 
-    async def test_concurrent_updates_lose_nothing(self, db: ServiceLike) -> None:
+    async def test_concurrent_updates_lose_nothing(self, db: DocumentService) -> None:
         await db.save(ITEMS, "counter", {"count": 0, "writers": []})
 
         async def bump(doc: dict[str, Any], writer: int) -> dict[str, Any]:
@@ -81,7 +81,7 @@ class Updates:
         assert sorted(final["writers"]) == list(range(WRITERS))
 
     async def test_concurrent_creates_of_a_missing_document_lose_nothing(
-        self, db: ServiceLike
+        self, db: DocumentService
     ) -> None:
         async def writer() -> None:
             await db.update(
@@ -97,7 +97,7 @@ class Updates:
                 group.start_soon(writer)
         assert (await db.get(ITEMS, "fresh"))["count"] == WRITERS
 
-    async def test_update_gives_up_after_its_attempts(self, db: ServiceLike) -> None:
+    async def test_update_gives_up_after_its_attempts(self, db: DocumentService) -> None:
         await db.save(ITEMS, "hot", {"v": 0})
         calls = 0
 
