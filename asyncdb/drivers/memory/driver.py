@@ -3,8 +3,12 @@
 Documents are stored as compact JSON text, so nothing a caller holds can alias what is
 stored, and every read returns a fresh object. Revisions are ``<generation>-<counter>``
 and unique across the driver's lifetime, so a revision from before a delete never matches
-a re-created document. A lock makes each operation atomic even when several event loops
-(the sync facade's and the application's) share one driver.
+a re-created document.
+
+No lock: a driver serves one service, and a service runs on one event loop (a call from
+another loop is refused before it reaches the driver; the sync facade runs its service on
+its own loop instead of sharing the caller's). No operation awaits between reading and
+writing the store, so on that one loop each operation is atomic by construction.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-import threading
 from collections.abc import Sequence
 
 from asyncdb.drivers.base import (
@@ -59,7 +62,6 @@ class MemoryDriver(Driver):
 
     def __init__(self) -> None:
         self._collections: dict[str, _Collection] = {}
-        self._lock = threading.Lock()
         self._counter = itertools.count(1)
 
     def _next_rev(self, previous: str | None) -> str:
@@ -67,8 +69,7 @@ class MemoryDriver(Driver):
         return f"{generation}-{next(self._counter):010x}"
 
     async def get(self, collection: str, doc_id: str) -> Record | None:
-        with self._lock:
-            stored = self._stored(collection, doc_id)
+        stored = self._stored(collection, doc_id)
         if stored is None:
             return None
         return Record(doc_id, stored[0], _loads(stored[1]))
@@ -87,10 +88,9 @@ class MemoryDriver(Driver):
         if_absent: bool = False,
     ) -> str:
         text = _dumps(body)
-        with self._lock:
-            return self._put_locked(collection, doc_id, text, if_rev, if_absent)
+        return self._put_stored(collection, doc_id, text, if_rev, if_absent)
 
-    def _put_locked(
+    def _put_stored(
         self, collection: str, doc_id: str, text: str, if_rev: str | None, if_absent: bool
     ) -> str:
         docs = self._collections.get(collection)
@@ -108,10 +108,9 @@ class MemoryDriver(Driver):
         return rev
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
-        with self._lock:
-            return self._delete_locked(collection, doc_id, if_rev)
+        return self._delete_stored(collection, doc_id, if_rev)
 
-    def _delete_locked(self, collection: str, doc_id: str, if_rev: str | None) -> bool:
+    def _delete_stored(self, collection: str, doc_id: str, if_rev: str | None) -> bool:
         docs = self._collections.get(collection)
         current = None if docs is None else docs.docs.get(doc_id)
         if docs is None or current is None:
@@ -123,21 +122,19 @@ class MemoryDriver(Driver):
         return True
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> ScanPage:
-        with self._lock:
-            docs = self._collections.get(collection)
-            if docs is None:
-                return ScanPage([], None)
-            start = 0 if after is None else bisect.bisect_right(docs.ids, after)
-            page_ids = docs.ids[start : start + limit]
-            stored = [(doc_id, docs.docs[doc_id]) for doc_id in page_ids]
-            exhausted = start + limit >= len(docs.ids)
+        docs = self._collections.get(collection)
+        if docs is None:
+            return ScanPage([], None)
+        start = 0 if after is None else bisect.bisect_right(docs.ids, after)
+        page_ids = docs.ids[start : start + limit]
+        stored = [(doc_id, docs.docs[doc_id]) for doc_id in page_ids]
+        exhausted = start + limit >= len(docs.ids)
         records = [Record(doc_id, rev, _loads(text)) for doc_id, (rev, text) in stored]
         last_key = None if exhausted or not records else records[-1].id
         return ScanPage(records, last_key)
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
-        with self._lock:
-            found = [(doc_id, self._stored(collection, doc_id)) for doc_id in ids]
+        found = [(doc_id, self._stored(collection, doc_id)) for doc_id in ids]
         return {
             doc_id: Record(doc_id, stored[0], _loads(stored[1]))
             for doc_id, stored in found
@@ -147,34 +144,28 @@ class MemoryDriver(Driver):
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
         texts = [_dumps(write.body) for write in writes]
         outcomes: list[WriteOutcome] = []
-        with self._lock:
-            for write, text in zip(writes, texts, strict=True):
-                try:
-                    rev = self._put_locked(
-                        collection, write.id, text, write.if_rev, write.if_absent
-                    )
-                    outcomes.append(WriteOutcome(write.id, rev=rev))
-                except AsyncDBError as exc:
-                    outcomes.append(WriteOutcome(write.id, error=exc))
+        for write, text in zip(writes, texts, strict=True):
+            try:
+                rev = self._put_stored(collection, write.id, text, write.if_rev, write.if_absent)
+                outcomes.append(WriteOutcome(write.id, rev=rev))
+            except AsyncDBError as exc:
+                outcomes.append(WriteOutcome(write.id, error=exc))
         return outcomes
 
     async def delete_many(
         self, collection: str, deletes: Sequence[DeleteRequest]
     ) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
-        with self._lock:
-            for request in deletes:
-                try:
-                    self._delete_locked(collection, request.id, request.if_rev)
-                    outcomes.append(WriteOutcome(request.id))
-                except AsyncDBError as exc:
-                    outcomes.append(WriteOutcome(request.id, error=exc))
+        for request in deletes:
+            try:
+                self._delete_stored(collection, request.id, request.if_rev)
+                outcomes.append(WriteOutcome(request.id))
+            except AsyncDBError as exc:
+                outcomes.append(WriteOutcome(request.id, error=exc))
         return outcomes
 
     async def list_collections(self) -> list[str]:
-        with self._lock:
-            return sorted(name for name, docs in self._collections.items() if docs.docs)
+        return sorted(name for name, docs in self._collections.items() if docs.docs)
 
     async def drop_collection(self, collection: str) -> None:
-        with self._lock:
-            self._collections.pop(collection, None)
+        self._collections.pop(collection, None)
