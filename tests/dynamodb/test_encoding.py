@@ -37,7 +37,7 @@ class Raw:
         self.table = table
 
     async def item(self, stored_key: str) -> dict[str, Any]:
-        client = await self.driver._connection.client()
+        client = await self.driver._transport.client()
         response = await client.get_item(
             TableName=self.table, Key={"_id": {"S": stored_key}}, ConsistentRead=True
         )
@@ -45,7 +45,7 @@ class Raw:
         return item
 
     async def put(self, item: dict[str, Any]) -> None:
-        client = await self.driver._connection.client()
+        client = await self.driver._transport.client()
         await client.put_item(TableName=self.table, Item=item)
 
 

@@ -46,7 +46,7 @@ async def env(
     async with DatabaseService(PrefixMiddleware(driver, prefix)) as db:
         await db.save("agents", "warm", {})
         await db.delete("agents", "warm")
-        client = await driver._connection.client()
+        client = await driver._transport.client()
 
         async def put(item: dict[str, Any]) -> None:
             await client.put_item(TableName=table, Item=item)

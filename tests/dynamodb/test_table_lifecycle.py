@@ -52,7 +52,7 @@ async def _client(db: DatabaseService) -> Any:
     driver = db.driver
     assert isinstance(driver, PrefixMiddleware)
     assert isinstance(driver.inner, DynamoDBDriver)
-    return await driver.inner._connection.client()
+    return await driver.inner._transport.client()
 
 
 async def _status(db: DatabaseService, collection: str) -> str | None:

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 
+from asyncdb._retry import Attempts
 from asyncdb.drivers.base import (
     Body,
     DeleteRequest,
@@ -21,10 +22,10 @@ from asyncdb.drivers.base import (
     WriteRequest,
 )
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
-from asyncdb.drivers.dynamodb._connection import Connection
-from asyncdb.drivers.dynamodb._errors import Attempts, TableMissing
+from asyncdb.drivers.dynamodb._errors import TableMissing
 from asyncdb.drivers.dynamodb._items import build_item, key, new_rev, record
 from asyncdb.drivers.dynamodb._tables import Tables
+from asyncdb.drivers.dynamodb._transport import Transport
 from asyncdb.errors import (
     AsyncDBError,
     BackendUnavailableError,
@@ -46,7 +47,7 @@ Chunk = list[tuple[int, dict[str, Any]]]
 class BulkOperations:
     """get_many / put_many / delete_many for ``DynamoDBDriver`` (a mixin)."""
 
-    _connection: Connection
+    _transport: Transport
     _tables: Tables
     _write_concurrency: int
 
@@ -86,7 +87,7 @@ class BulkOperations:
     ) -> None:
         stalls = 0
         while keys:
-            response = await self._connection.call(
+            response = await self._transport.call(
                 "batch_get_item",
                 table,
                 {"RequestItems": {table: {"Keys": keys, "ConsistentRead": True}}},
@@ -97,13 +98,13 @@ class BulkOperations:
                     found[got.id] = got
             left = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             stalls = stalls + 1 if len(left) >= len(keys) else 0
-            if left and stalls > self._connection.max_retries:
+            if left and stalls > self._transport.policy.max_retries:
                 raise BackendUnavailableError(
                     f"DynamoDB left {len(left)} keys of table {table!r} unprocessed "
                     f"{stalls} times in a row"
                 )
             if left:
-                await self._connection.back_off(stalls)
+                await self._transport.policy.back_off(stalls)
             keys = left
 
     # -- writes ----------------------------------------------------------------------------
@@ -197,7 +198,7 @@ class BulkOperations:
         stalls = 0
         while chunk:
             pending = [request for _, request in chunk]
-            response = await self._connection.call(
+            response = await self._transport.call(
                 "batch_write_item", table, {"RequestItems": {table: pending}}, attempts=attempts
             )
             left = response.get("UnprocessedItems", {}).get(table, [])
@@ -206,7 +207,7 @@ class BulkOperations:
             if not chunk:
                 return
             stalls = stalls + 1 if len(left) >= len(pending) else 0
-            if stalls > self._connection.max_retries:
+            if stalls > self._transport.policy.max_retries:
                 reason = f"DynamoDB left the write unprocessed {stalls} times in a row (throttled)"
                 error: BackendUnavailableError = (
                     WriteOutcomeUnknownError(f"{reason}, after an attempt whose answer was lost")
@@ -216,7 +217,7 @@ class BulkOperations:
                 _fail(chunk, outcomes, error)
                 chunk.clear()
                 return
-            await self._connection.back_off(stalls)
+            await self._transport.policy.back_off(stalls)
 
     async def _bounded(self, jobs: Sequence[Awaitable[None]]) -> None:
         """Run ``jobs`` with at most ``write_concurrency`` of them in flight."""

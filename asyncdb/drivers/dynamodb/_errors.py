@@ -1,17 +1,17 @@
-"""How a failed DynamoDB call is classified: retry it, or which asyncdb error it is.
+"""What the DynamoDB driver knows about failures: whether a failed call may be retried
+and may have been applied (``classify``), and which asyncdb error it is (``translate``).
 
-The driver retries only what is transient (throttling, server errors, connection
-failures, timeouts) and maps the rest once, here. Two outcomes are not errors for the
-driver but control flow, so they get private exception types that never leave it: a
-missing table (``TableMissing``) and a table that is busy being created or deleted
-(``TableBusy``). A failed condition is a ``ConditionFailed`` so that a write can tell
-whether an earlier, ambiguous attempt of its own may have landed.
+Transient failures (throttling, server errors, connection failures, timeouts) are
+retried; the rest is mapped once, here. Three outcomes are not errors for the driver but
+control flow, so they get private exception types that never leave it: a missing table
+(``TableMissing``), a table that is busy being created or deleted (``TableBusy``) and a
+failed condition (``ConditionFailed``: the write then asks its ``Attempts`` whether an
+earlier attempt of its own may be what the condition met).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any, Final
 
 import aiohttp
@@ -27,6 +27,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from asyncdb._retry import Failure
 from asyncdb.errors import (
     AuthenticationError,
     BackendError,
@@ -35,15 +36,14 @@ from asyncdb.errors import (
 )
 
 __all__ = [
-    "Attempts",
     "ConditionFailed",
     "TableBusy",
     "TableMissing",
-    "backoff_delay",
+    "classify",
     "error_code",
-    "is_ambiguous",
-    "is_transient",
+    "leaves_outcome_open",
     "translate",
+    "where",
 ]
 
 #: Error codes worth another attempt after a pause.
@@ -88,24 +88,11 @@ class TableBusy(Exception):
     """The table is being created or deleted (``ResourceInUseException``)."""
 
 
-class Attempts:
-    """The attempts of one write, over every call it makes (a write into a missing table
-    is sent again after the table is created): ``ambiguous`` once any of them failed in a
-    way that may have applied it."""
-
-    __slots__ = ("ambiguous",)
+class ConditionFailed(Exception):
+    """``ConditionalCheckFailedException``: the write's condition did not hold."""
 
     def __init__(self) -> None:
-        self.ambiguous = False
-
-
-class ConditionFailed(Exception):
-    """``ConditionalCheckFailedException``; ``after_ambiguous`` when an earlier attempt of the
-    same call failed in a way that may have applied it (a timeout, a dropped connection)."""
-
-    def __init__(self, after_ambiguous: bool) -> None:
         super().__init__("the conditional request failed")
-        self.after_ambiguous = after_ambiguous
 
 
 def error_code(exc: ClientError) -> str:
@@ -120,7 +107,7 @@ def _status(exc: ClientError) -> int:
     return status if isinstance(status, int) else 0
 
 
-def is_transient(exc: BaseException) -> bool:
+def _transient(exc: BaseException) -> bool:
     """Whether another attempt of the same call may succeed."""
     if isinstance(exc, ClientError):
         return error_code(exc) in TRANSIENT_CODES or _status(exc) >= 500
@@ -128,7 +115,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, transient) or (type(exc).__module__.startswith("aiohttp"))
 
 
-def is_ambiguous(exc: BaseException) -> bool:
+def _ambiguous(exc: BaseException) -> bool:
     """Whether the failed attempt may nevertheless have been applied by the server."""
     if isinstance(exc, ClientError):
         return _status(exc) >= 500  # "the request may or may not have succeeded"
@@ -141,34 +128,58 @@ def is_ambiguous(exc: BaseException) -> bool:
     return True  # no answer: the request may have arrived
 
 
+def _condition_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is DynamoDB's answer that a write's condition did not hold."""
+    return isinstance(exc, ClientError) and error_code(exc) == "ConditionalCheckFailedException"
+
+
+def classify(exc: Exception) -> Failure:
+    """How ``asyncdb._retry.retrying`` treats a failed attempt: a failed condition is an
+    answer, not a failure (never retried); a transient failure is retried, and marks the
+    write ambiguous when the server may have applied it."""
+    if _condition_failed(exc) or not _transient(exc):
+        return Failure.FINAL
+    return Failure.AMBIGUOUS if _ambiguous(exc) else Failure.NOT_APPLIED
+
+
+def leaves_outcome_open(error: Exception) -> bool:
+    """Whether a final error leaves an earlier ambiguous attempt's fate open: running out
+    of retries does, and so do refused credentials (they may have expired in between); a
+    request the server refuses as invalid would have been refused the first time too."""
+    return isinstance(error, BackendUnavailableError | AuthenticationError)
+
+
+def where(operation: str, table: str) -> str:
+    """A call named for messages and log lines (no secret, no document content)."""
+    return f"DynamoDB {operation} on table {table!r}" if table else f"DynamoDB {operation}"
+
+
 def translate(exc: BaseException, operation: str, table: str) -> Exception:
-    """The exception to raise for a failure that will not be retried (or ran out)."""
-    where = f"DynamoDB {operation} on table {table!r}" if table else f"DynamoDB {operation}"
+    """The exception to raise for a failure that will not be retried (or ran out); for
+    ``ConditionalCheckFailedException``, ``ConditionFailed``."""
+    call = where(operation, table)
     if isinstance(exc, ClientError):
         code = error_code(exc)
+        if code == "ConditionalCheckFailedException":
+            return ConditionFailed()
         if code == "ResourceNotFoundException":
             return TableMissing(table)
         if code == "ResourceInUseException":
             return TableBusy(table)
         if code in AUTH_CODES:
             # The server's message may quote the access key id or the string to sign: omit it.
-            return AuthenticationError(f"{where} was refused: {code} (check the AWS credentials)")
+            return AuthenticationError(f"{call} was refused: {code} (check the AWS credentials)")
         message = str(exc.response.get("Error", {}).get("Message", ""))
         if code == "ValidationException" and "item size" in message.lower():
-            return DocumentTooLargeError(f"{where}: {message}")
-        if is_transient(exc):
-            return BackendUnavailableError(f"{where} kept failing: {code} ({message})")
-        return BackendError(f"{where} failed: {code}: {message}")
+            return DocumentTooLargeError(f"{call}: {message}")
+        if _transient(exc):
+            return BackendUnavailableError(f"{call} kept failing: {code} ({message})")
+        return BackendError(f"{call} failed: {code}: {message}")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return AuthenticationError(
-            f"{where}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and "
+            f"{call}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or another source of the AWS credential chain)"
         )
-    if is_transient(exc):
-        return BackendUnavailableError(f"{where} could not reach DynamoDB: {type(exc).__name__}")
-    return BackendError(f"{where} failed: {type(exc).__name__}")
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0.0, min(cap, base * (2**attempt)))
+    if _transient(exc):
+        return BackendUnavailableError(f"{call} could not reach DynamoDB: {type(exc).__name__}")
+    return BackendError(f"{call} failed: {type(exc).__name__}")

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
-from asyncdb.drivers.dynamodb._connection import Connection
 from asyncdb.drivers.dynamodb._errors import TableBusy, TableMissing
+from asyncdb.drivers.dynamodb._transport import Transport
 from asyncdb.errors import BackendUnavailableError
 
 __all__ = ["Tables"]
@@ -27,8 +27,8 @@ logger = logging.getLogger("asyncdb")
 class Tables:
     """The table lifecycle of one driver; ``wait`` bounds each creation or deletion."""
 
-    def __init__(self, connection: Connection, wait: float) -> None:
-        self._connection = connection
+    def __init__(self, transport: Transport, wait: float) -> None:
+        self._transport = transport
         self._wait = wait
         self._known: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -41,16 +41,12 @@ class Tables:
         """``table`` turned out to be missing."""
         self._known.discard(table)
 
-    def reset(self) -> None:
-        """Drop the per-table locks (they belong to the event loop that is closing)."""
-        self._locks.clear()
-
     async def names(self) -> list[str]:
         """Every table of the account and region, sorted."""
         names: list[str] = []
         params: dict[str, Any] = {}
         while True:
-            response = await self._connection.call("list_tables", "", params)
+            response = await self._transport.call("list_tables", "", params)
             names.extend(response.get("TableNames", ()))
             last = response.get("LastEvaluatedTableName")
             if not last:
@@ -69,7 +65,7 @@ class Tables:
             while True:
                 status: str | None = None
                 try:
-                    response = await self._connection.call(
+                    response = await self._transport.call(
                         "create_table",
                         table,
                         {
@@ -95,7 +91,7 @@ class Tables:
         deadline = asyncio.get_running_loop().time() + self._wait
         while True:
             try:
-                await self._connection.call("delete_table", table, {"TableName": table})
+                await self._transport.call("delete_table", table, {"TableName": table})
                 await self._wait_gone(table, deadline)
                 logger.info("deleted DynamoDB table %r", table)
                 return
@@ -129,9 +125,7 @@ class Tables:
         while True:
             status: str | None
             try:
-                response = await self._connection.call(
-                    "describe_table", table, {"TableName": table}
-                )
+                response = await self._transport.call("describe_table", table, {"TableName": table})
                 status = response["Table"]["TableStatus"]
             except TableMissing:
                 status = None

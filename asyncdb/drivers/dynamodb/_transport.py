@@ -1,61 +1,73 @@
-"""One aioboto3 DynamoDB client per driver, opened on first use, and every call through it
-retried with bounded, jittered back-off.
+"""The DynamoDB client of one driver, and every call through it retried by the one retry
+policy (``asyncdb._retry``) with this driver's classification of failures.
 
-botocore's own retries are off so that the bound is the driver's and predictable, and so
-that a retried conditional write can tell that an earlier attempt may have landed.
+The driver opens its own aioboto3 client on first use, unless the user handed it one
+(``client=``). The rule: what the driver did not open, it does not close. botocore's own
+retries are off in a client the driver opens, so that the bound is the driver's and
+predictable, and so that a retried conditional write can tell that an earlier attempt may
+have landed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 import aioboto3
+from aiobotocore.client import AioBaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from asyncdb.drivers.dynamodb._errors import (
-    Attempts,
-    ConditionFailed,
-    backoff_delay,
-    error_code,
-    is_ambiguous,
-    is_transient,
-    translate,
-)
-from asyncdb.errors import AuthenticationError, BackendUnavailableError, WriteOutcomeUnknownError
+from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown, retrying
+from asyncdb.drivers.dynamodb._errors import classify, leaves_outcome_open, translate, where
+from asyncdb.errors import ConfigurationError
 
-__all__ = ["Connection"]
-
-logger = logging.getLogger("asyncdb")
+__all__ = ["Transport"]
 
 
-class Connection:
-    """The client (created once: it costs hundreds of milliseconds) and the retry policy."""
+class Transport:
+    """The client (created once: it costs hundreds of milliseconds) and the retry policy.
+
+    ``client``, when given, is the user's entered aiobotocore DynamoDB client: it is used
+    as it is (its endpoint, credentials, timeouts and pool) and never closed here.
+    """
 
     def __init__(
         self,
         *,
+        policy: RetryPolicy,
         session_kwargs: dict[str, str],
         endpoint_url: str | None,
         request_timeout: float,
-        max_retries: int,
         max_connections: int,
-        backoff_base: float,
-        backoff_cap: float,
+        client: Any = None,
     ) -> None:
+        if client is not None:
+            _check_client(client)
+        self.policy = policy
         self._session_kwargs = session_kwargs
         self._endpoint_url = endpoint_url
         self._request_timeout = request_timeout
-        self.max_retries = max_retries
         self._max_connections = max_connections
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._client: Any = None
+        self._given: Any = client
+        self._client: Any = client
+        # Set only while this transport holds a client it created: what aclose() closes.
         self._stack: contextlib.AsyncExitStack | None = None
         self._lock: asyncio.Lock | None = None
+
+    @property
+    def region(self) -> str:
+        """The region requests are signed for (the user's client's own, when given)."""
+        if self._given is not None:
+            return str(self._given.meta.region_name)
+        return self._session_kwargs["region_name"]
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint requests go to; ``None`` is AWS's endpoint for the region."""
+        if self._given is not None:
+            return str(self._given.meta.endpoint_url)
+        return self._endpoint_url
 
     async def client(self) -> Any:
         """The client, created by the first caller (concurrent first callers share it)."""
@@ -88,9 +100,10 @@ class Connection:
         return client
 
     async def aclose(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
-        self._lock = None
+        """Close the client this transport created; a user's client is left open."""
+        stack, self._stack = self._stack, None
         if stack is not None:
+            self._client = None
             await stack.aclose()
 
     async def call(
@@ -101,7 +114,7 @@ class Connection:
         *,
         attempts: Attempts | None = None,
     ) -> dict[str, Any]:
-        """One API call with bounded, jittered retries of transient failures.
+        """One API call, its transient failures retried under ``policy``.
 
         Raises ``TableMissing`` / ``TableBusy`` / ``ConditionFailed`` (control flow) or the
         asyncdb error for anything else. ``attempts`` marks a write: it records whether
@@ -111,47 +124,35 @@ class Connection:
         """
         client = await self.client()
         method = getattr(client, operation)
-        attempt = 0
-        while True:
-            try:
-                response: dict[str, Any] = await method(**params)
-                return response
-            except Exception as exc:
-                if (
-                    isinstance(exc, ClientError)
-                    and error_code(exc) == "ConditionalCheckFailedException"
-                ):
-                    raise ConditionFailed(attempts is not None and attempts.ambiguous) from exc
-                transient = is_transient(exc)
-                if attempts is not None and transient and is_ambiguous(exc):
-                    attempts.ambiguous = True
-                if not transient or attempt >= self.max_retries:
-                    error = translate(exc, operation, table)
-                    if attempts is not None and attempts.ambiguous and _unsettled(error):
-                        raise WriteOutcomeUnknownError(
-                            f"DynamoDB {operation} on table {table!r}: an attempt may have been "
-                            f"applied, and the write could not be confirmed ({error})"
-                        ) from exc
-                    raise error from exc
-                delay = backoff_delay(attempt, self._backoff_base, self._backoff_cap)
-                logger.debug(
-                    "DynamoDB %s on %r failed (%s), retry %d in %.3fs",
-                    operation,
-                    table,
-                    type(exc).__name__,
-                    attempt + 1,
-                    delay,
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
 
-    async def back_off(self, stalls: int) -> None:
-        """Wait before asking again for what a batch call left unprocessed."""
-        await asyncio.sleep(backoff_delay(stalls, self._backoff_base, self._backoff_cap))
+        async def attempt() -> dict[str, Any]:
+            response: dict[str, Any] = await method(**params)
+            return response
+
+        try:
+            return await retrying(
+                attempt,
+                classify=classify,
+                policy=self.policy,
+                attempts=attempts,
+                what=where(operation, table),
+            )
+        except Exception as exc:
+            error = translate(exc, operation, table)
+            if attempts is not None and attempts.ambiguous and leaves_outcome_open(error):
+                raise outcome_unknown(where(operation, table), str(error)) from exc
+            raise error from exc
 
 
-def _unsettled(error: Exception) -> bool:
-    """Whether a final error leaves an earlier ambiguous attempt's fate open: running out
-    of retries does, and so do refused credentials (they may have expired in between); a
-    request the server refuses as invalid would have been refused the first time too."""
-    return isinstance(error, BackendUnavailableError | AuthenticationError)
+def _check_client(client: Any) -> None:
+    """Refuse what is not an entered aiobotocore DynamoDB client before any I/O: an aioboto3
+    ``session.client(...)`` not yet entered, a blocking boto3 client or another service's
+    client would each fail only on first use, with a far less clear error."""
+    service = getattr(
+        getattr(getattr(client, "meta", None), "service_model", None), "service_name", None
+    )
+    if not isinstance(client, AioBaseClient) or service != "dynamodb":
+        raise ConfigurationError(
+            "client= must be an entered aioboto3/aiobotocore DynamoDB client "
+            f"(async with session.client('dynamodb') as client), not {type(client).__name__}"
+        )

@@ -6,9 +6,9 @@ revision is a random token in the ``_rev`` attribute, checked by condition expre
 Bulk writes without a precondition go through BatchWriteItem, reads through BatchGetItem;
 ``find`` scans with a filter expression and pages until it has enough matches.
 
-The client and its retries live in ``_connection``, the table lifecycle in ``_tables``,
-the encoding in ``_codec``, the filter expressions in ``_filter`` and the error mapping in
-``_errors``; this module holds the operations.
+The client and its retries live in ``_transport``, the table lifecycle in ``_tables``,
+the encoding in ``_codec``, the filter expressions in ``_query``, the batch calls in
+``_bulk`` and the error knowledge in ``_errors``; this module holds the operations.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown
 from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage
 from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS, BATCH_WRITE_ITEMS, BulkOperations
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE, REV_ATTRIBUTE
-from asyncdb.drivers.dynamodb._connection import Connection
-from asyncdb.drivers.dynamodb._errors import Attempts, ConditionFailed, TableMissing
-from asyncdb.drivers.dynamodb._filter import build_filter
+from asyncdb.drivers.dynamodb._errors import ConditionFailed, TableMissing
 from asyncdb.drivers.dynamodb._ids import caller_id
 from asyncdb.drivers.dynamodb._items import (
     ITEM_LIMIT,
@@ -34,7 +33,9 @@ from asyncdb.drivers.dynamodb._items import (
     record,
     stored_rev,
 )
+from asyncdb.drivers.dynamodb._query import build_filter
 from asyncdb.drivers.dynamodb._tables import Tables
+from asyncdb.drivers.dynamodb._transport import Transport
 from asyncdb.drivers.dynamodb.settings import DynamoDBSettings
 from asyncdb.errors import (
     AsyncDBError,
@@ -77,6 +78,16 @@ class DynamoDBDriver(BulkOperations, Driver):
     ``find`` with a limit; it grows fourfold per page), ``backoff_base`` / ``backoff_cap``
     (seconds of the jittered exponential back-off), ``table_wait`` (seconds to wait for a
     new table to become ACTIVE, or a dropped one to finish deleting).
+
+    ``client`` is an aiobotocore DynamoDB client the caller has entered (``async with
+    session.client("dynamodb") as client``) and owns. **What the driver did not open, it
+    does not close**: ``aclose()`` closes only a client the driver created itself, and a
+    given client stays open and usable after it. A given client brings its own endpoint,
+    region, credentials, timeouts and connection pool, so ``endpoint_url``, the keys and
+    ``profile`` cannot be given with it, and ``region``, ``request_timeout`` and
+    ``max_connections`` do not apply. Turn botocore's retries off in it
+    (``Config(retries={"total_max_attempts": 1})``): the driver retries, and only its own
+    retries tell it that an earlier attempt of a write may have landed.
     """
 
     name = "dynamodb"
@@ -106,14 +117,20 @@ class DynamoDBDriver(BulkOperations, Driver):
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
         table_wait: float = 120.0,
+        client: Any = None,
     ) -> None:
         if (aws_access_key_id is None) != (aws_secret_access_key is None):
             missing = (
                 "AWS_SECRET_ACCESS_KEY" if aws_secret_access_key is None else ("AWS_ACCESS_KEY_ID")
             )
             raise ConfigurationError(f"{missing} is not set (both AWS keys are needed together)")
-        self._region = region
-        self._endpoint_url = endpoint_url
+        if client is not None:
+            _refuse_overridden(
+                endpoint_url=endpoint_url,
+                aws_access_key_id=aws_access_key_id,
+                aws_session_token=aws_session_token,
+                profile=profile,
+            )
         session_kwargs: dict[str, str] = {"region_name": region}
         if aws_access_key_id is not None and aws_secret_access_key is not None:
             session_kwargs["aws_access_key_id"] = aws_access_key_id
@@ -122,17 +139,18 @@ class DynamoDBDriver(BulkOperations, Driver):
             session_kwargs["aws_session_token"] = aws_session_token
         if profile is not None:
             session_kwargs["profile_name"] = profile
-        self._connection = Connection(
+        self._transport = Transport(
+            policy=RetryPolicy(
+                max_retries=max_retries, base_delay=backoff_base, max_delay=backoff_cap
+            ),
             session_kwargs=session_kwargs,
             endpoint_url=endpoint_url,
             request_timeout=request_timeout,
-            max_retries=max_retries,
             max_connections=max_connections,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
+            client=client,
         )
-        self._tables = Tables(self._connection, table_wait)
-        self._call = self._connection.call
+        self._tables = Tables(self._transport, table_wait)
+        self._call = self._transport.call
         self._write_concurrency = write_concurrency
         self._find_page_size = find_page_size
 
@@ -154,7 +172,8 @@ class DynamoDBDriver(BulkOperations, Driver):
         )
 
     def describe(self) -> str:
-        return f"dynamodb ({self._region}, {_redacted(self._endpoint_url)})"
+        transport = self._transport
+        return f"dynamodb ({transport.region}, {_redacted(transport.endpoint_url)})"
 
     def __repr__(self) -> str:
         return f"<DynamoDBDriver {self.describe()}>"
@@ -166,11 +185,10 @@ class DynamoDBDriver(BulkOperations, Driver):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
-        await self._connection.client()
+        await self._transport.client()
 
     async def aclose(self) -> None:
-        self._tables.reset()
-        await self._connection.aclose()
+        await self._transport.aclose()
 
     async def ping(self) -> None:
         await self._call("list_tables", "", {"Limit": 1})
@@ -232,8 +250,8 @@ class DynamoDBDriver(BulkOperations, Driver):
             if if_rev is not None:
                 raise ConflictError(_stale(doc_id, collection)) from None
             raise _vanished(collection) from None
-        except ConditionFailed as exc:
-            if exc.after_ambiguous:
+        except ConditionFailed:
+            if attempts.ambiguous:
                 # The lost attempt may be what the condition met: only this write's own
                 # token in the item proves it landed; anything else leaves it open.
                 await self._confirm(collection, doc_id, rev)
@@ -289,8 +307,8 @@ class DynamoDBDriver(BulkOperations, Driver):
             response = await self._call("delete_item", collection, params, attempts=attempts)
         except TableMissing:
             return False
-        except ConditionFailed as exc:
-            if exc.after_ambiguous:
+        except ConditionFailed:
+            if attempts.ambiguous:
                 # The lost attempt may have deleted it, and another writer created it again.
                 raise _unknown(doc_id, collection, "it now holds another revision") from None
             raise ConflictError(_stale(doc_id, collection)) from None
@@ -392,11 +410,35 @@ def _stale(doc_id: str, collection: str) -> str:
 
 
 def _unknown(doc_id: str, collection: str, why: str) -> WriteOutcomeUnknownError:
-    return WriteOutcomeUnknownError(
-        f"a write of document {doc_id!r} in {collection!r} may or may not have been applied: "
-        f"an attempt's answer was lost and its retry failed its condition, and {why}; "
-        "read the document to see"
+    return outcome_unknown(
+        f"DynamoDB write of document {doc_id!r} in table {collection!r}",
+        f"an attempt's answer was lost, its retry failed its condition, and {why}",
     )
+
+
+def _refuse_overridden(
+    *,
+    endpoint_url: str | None,
+    aws_access_key_id: str | None,
+    aws_session_token: str | None,
+    profile: str | None,
+) -> None:
+    """Refuse settings that a given client would silently override."""
+    clashing = [
+        name
+        for name, value in (
+            ("endpoint_url", endpoint_url),
+            ("aws_access_key_id / aws_secret_access_key", aws_access_key_id),
+            ("aws_session_token", aws_session_token),
+            ("profile", profile),
+        )
+        if value is not None
+    ]
+    if clashing:
+        raise ConfigurationError(
+            f"{', '.join(clashing)} cannot be given with client=: the client has its own "
+            "endpoint and credentials"
+        )
 
 
 def _vanished(collection: str) -> BackendUnavailableError:
