@@ -23,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,7 +79,8 @@ class PostgresServer(ManagedServer):
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
-                f"unix_socket_directories={data.parent / 'sock'}",
+                # TCP only: a killed server's socket lock file would block its restart.
+                "unix_socket_directories=",
                 "-c",
                 "fsync=off",
                 "-c",
@@ -89,9 +91,29 @@ class PostgresServer(ManagedServer):
         )
         ready = [str(binaries / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
         super().__init__(command, lambda: _ready(ready), log_name="postgres", timeout=60.0)
+        self._data = data
         self._pg_ctl = _as_server_user(
             [str(binaries / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w", "-t", "20"]
         )
+
+    def kill(self) -> None:
+        """SIGKILL the server with its backends, as a crash would, and clear its lock file.
+
+        The postmaster is a child of ``runuser``, which dies with it; where nothing reaps
+        orphans (a container's init), the dead postmaster stays a zombie, which a restart
+        would take for a live one ("lock file postmaster.pid already exists"). Once it is
+        dead or a zombie, its lock file is stale and removed, as an operator would."""
+        super().kill()
+        lock = self._data / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _alive(pid):
+            lock.unlink(missing_ok=True)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -99,6 +121,17 @@ class PostgresServer(ManagedServer):
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(self._pg_ctl, capture_output=True, check=False, timeout=30)
         super().stop()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: it only waits to be reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return not any(
+        line.startswith("State:") and "Z" in line.split()[1] for line in status.splitlines()
+    )
 
 
 def _ready(command: list[str]) -> bool:
@@ -114,9 +147,6 @@ def postgres_managed(directory: Path) -> tuple[PostgresServer, str]:
     binaries = bindir()
     directory.mkdir(parents=True, exist_ok=True)
     _hand_over(directory)
-    for sub in ("sock",):
-        (directory / sub).mkdir(exist_ok=True)
-        _hand_over(directory / sub)
     password = secrets.token_hex(12)
     pwfile = directory / "pwfile"
     pwfile.write_text(password + "\n")

@@ -8,7 +8,9 @@ instances take to answer again.
   a conditional write's fate becomes unknown);
 - down: the proxy's address refuses connections;
 - pause: SIGSTOP of the server (longer than the request timeout), then SIGCONT;
-- kill: SIGKILL of the server, then a restart over the same data (persistent servers).
+- kill: SIGKILL of the server, then a restart over the same data (persistent servers);
+- a backend's own faults (``Target.own_faults``): SQLite's ``lock``, another connection
+  holding the write lock past the busy timeout.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ async def inject_faults(
 
 async def _episode(target: Target, kind: str, rng: random.Random) -> None:
     proxy, server = target.proxy, target.server
+    injected = target.injected
     if kind == "flaky" and proxy is not None:
         proxy.set_rates(FLAKY)
         await asyncio.sleep(rng.uniform(1.0, 2.0))
@@ -87,6 +90,9 @@ async def _episode(target: Target, kind: str, rng: random.Random) -> None:
         server.pause()
         await asyncio.sleep(rng.uniform(1.2, 2.0) * REQUEST_TIMEOUT)
         server.resume()
+    elif kind in target.own_faults:
+        await target.own_faults[kind](rng)
+        injected[kind] += 1
     elif kind == "kill" and server is not None:
         server.kill()
         await asyncio.sleep(rng.uniform(0.2, 0.8))

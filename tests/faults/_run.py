@@ -117,7 +117,9 @@ async def run(target: Target, knobs: Knobs) -> Report:
         report.figures = _figures(report, target)
     finally:
         report.seconds = time.monotonic() - started
-        report.injected = dict(target.proxy.injected) if target.proxy is not None else {}
+        report.injected = dict(
+            target.proxy.injected if target.proxy is not None else target.injected
+        )
         try:
             await db.drop_collection(collection)
         finally:

@@ -1,36 +1,48 @@
 """Each backend's real server for a fault run, behind a fault proxy (memory has none).
 
 The suite starts servers of its own, never the session's shared ones, because it pauses
-and kills them. CouchDB (pouchdb-server) and dynalite keep their data on disk, so they are
-also killed with SIGKILL and started again over the same data. A variable that points the
+and kills them. CouchDB (pouchdb-server), dynalite and PostgreSQL keep their data on disk,
+so they are also killed with SIGKILL and started again over the same data. SQLite has no
+server and no network: its fault is another connection holding the file's write lock past
+the driver's busy timeout (``lock``). A variable that points the
 test suite at an external server (``ASYNCDB_TEST_COUCHDB_URL`` …) is honoured: then only
 the proxy's faults run, since the suite cannot pause or kill that server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import random
 import shutil
+import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
-from tests.backends import couchdb, dynamodb, firestore
+from tests.backends import couchdb, dynamodb, firestore, postgres
 from tests.backends._process import ManagedServer, unavailable
 from tests.faults._proxy import FaultProxy
 
 __all__ = ["BACKENDS", "REQUEST_TIMEOUT", "Target", "target"]
 
-BACKENDS = ["memory", "couchdb", "dynalite", "moto", "firestore"]
+BACKENDS = ["memory", "couchdb", "dynalite", "moto", "firestore", "postgres", "sqlite"]
 #: Short, so that stalls and pauses outlast it quickly; retries as in production.
 REQUEST_TIMEOUT = 1.5
 MAX_RETRIES = 3
+#: SQLite's busy timeout in a fault run: the ``lock`` episodes hold the lock longer.
+SQLITE_BUSY_TIMEOUT = 0.5
+
+#: A fault of a backend's own: given the run's schedule generator, it runs one episode.
+Episode = Callable[[random.Random], Awaitable[None]]
 
 
 @dataclass
@@ -40,6 +52,9 @@ class Target:
     proxy: FaultProxy | None = None
     server: ManagedServer | None = None
     persistent: bool = False
+    own_faults: dict[str, Episode] = field(default_factory=dict)
+    #: Episodes of ``own_faults`` run so far (the proxy counts its own).
+    injected: Counter[str] = field(default_factory=Counter)
 
     def service(self) -> DatabaseService:
         return DatabaseService(self.make_driver())
@@ -51,7 +66,7 @@ class Target:
             kinds.append("pause")
             if self.persistent:
                 kinds.append("kill")
-        return kinds
+        return kinds + sorted(self.own_faults)
 
 
 @contextlib.contextmanager
@@ -62,6 +77,10 @@ def target(name: str, seed: int) -> Iterator[Target]:
         # driver is thread-safe and its aclose() keeps the data.
         shared = MemoryDriver()
         yield Target("memory", lambda: shared)
+        return
+    if name == "sqlite":
+        with _sqlite_target() as chosen:
+            yield chosen
         return
     scratch = Path(tempfile.mkdtemp(prefix=f"asyncdb-faults-{name}-"))
     server: ManagedServer | None = None
@@ -83,7 +102,7 @@ def target(name: str, seed: int) -> Iterator[Target]:
                 lambda: build(proxy),
                 proxy,
                 server,
-                persistent=name in {"couchdb", "dynalite"},
+                persistent=name in {"couchdb", "dynalite", "postgres"},
             )
         finally:
             proxy.stop()
@@ -155,7 +174,57 @@ def _server(name: str, scratch: Path) -> tuple[ManagedServer | None, tuple[str, 
             )
 
         return server, _host_port(f"http://{host}"), fire
+    if name == "postgres":
+        from asyncdb.drivers.postgres import PostgresDriver
+
+        given = os.environ.get(postgres.ENV_VAR)
+        server, url = (None, given) if given else postgres.postgres_managed(scratch)
+
+        def pg(proxy: FaultProxy) -> Driver:
+            parts = urlsplit(url)
+            credentials = parts.netloc.rpartition("@")[0]
+            netloc = f"{credentials}@{proxy.host}" if credentials else proxy.host
+            return PostgresDriver(
+                urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
+                request_timeout=REQUEST_TIMEOUT,
+                connect_timeout=REQUEST_TIMEOUT,
+                max_retries=MAX_RETRIES,
+            )
+
+        return server, _host_port(url), pg
     raise ValueError(f"unknown backend {name!r}")
+
+
+@contextlib.contextmanager
+def _sqlite_target() -> Iterator[Target]:
+    from asyncdb.drivers.sqlite import SQLiteDriver
+
+    scratch = Path(tempfile.mkdtemp(prefix="asyncdb-faults-sqlite-"))
+    path = scratch / "faults.sqlite3"
+
+    def make() -> Driver:
+        return SQLiteDriver(str(path), busy_timeout=SQLITE_BUSY_TIMEOUT, max_retries=MAX_RETRIES)
+
+    async def lock(rng: random.Random) -> None:
+        # Another process's writer: BEGIN EXCLUSIVE holds the write lock (readers go on
+        # under WAL) for up to several busy timeouts, then lets go without writing.
+        held = rng.uniform(0.5, 6.0) * SQLITE_BUSY_TIMEOUT
+        await asyncio.to_thread(_hold_write_lock, path, held)
+
+    try:
+        yield Target("sqlite", make, own_faults={"lock": lock})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _hold_write_lock(path: Path, seconds: float) -> None:
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
 
 
 def _host_port(url: str) -> tuple[str, int]:
