@@ -3,7 +3,8 @@
 FastAPI and uvicorn are imported only when the command runs, so ``asyncdb --help`` and
 the other subcommands work without the ``server`` extra. Start-up follows the rule of
 ``asyncdb.server._preflight``: a configuration error exits 2 with one line naming the
-variable; an unreachable backend or refused credentials are a warning, then 503s.
+variable; an unreachable backend or refused credentials are a warning, then 503s. With no
+provider configured, the documents go to the SQLite file ``./asyncdb.sqlite3``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     """Add ``serve`` to the CLI's subcommands."""
     parser = subcommands.add_parser(
         "serve",
-        help="serve the REST document API (in-memory on 127.0.0.1:8000 by default)",
+        help="serve the REST document API (on 127.0.0.1:8000, into ./asyncdb.sqlite3 by default)",
         description=(
             "Serve the REST document API over the configured provider "
-            "(DATABASE_PROVIDER and the provider's variables; memory by default). "
-            "Off loopback a bearer token is required: ASYNCDB_API_TOKEN."
+            "(DATABASE_PROVIDER or DATABASE_URL, and the provider's variables). With "
+            "neither, documents are kept in the SQLite file ./asyncdb.sqlite3 (SQLITE_PATH "
+            "names another) and survive a restart; DATABASE_PROVIDER=memory keeps them in "
+            "the process only. Off loopback a bearer token is required: ASYNCDB_API_TOKEN."
         ),
     )
     parser.add_argument("--host", help="address to listen on (ASYNCDB_HOST, default 127.0.0.1)")
@@ -75,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
     from asyncdb._settings import Settings
     from asyncdb.errors import ConfigurationError
     from asyncdb.server._config import ServerConfig
-    from asyncdb.server._preflight import check_settings, probe
+    from asyncdb.server._preflight import check_settings, is_unconfigured, probe, serve_settings
 
     overrides: dict[str, Any] = {
         name: value
@@ -89,9 +92,12 @@ def serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    defaulted = False
     try:
         config = ServerConfig(**overrides)
-        settings = Settings()
+        environment = Settings()
+        defaulted = is_unconfigured(environment)
+        settings = serve_settings(environment)
         check_settings(settings)
         app = create_app(settings, config=config)
         logging.basicConfig(
@@ -99,7 +105,14 @@ def serve(args: argparse.Namespace) -> int:
         )
         asyncio.run(probe(settings))
     except ConfigurationError as exc:
-        sys.stderr.write(f"asyncdb serve: {exc}\n")
+        # A SQLite problem nobody asked for by name: say where the choice came from.
+        why = (
+            " (with neither DATABASE_PROVIDER nor DATABASE_URL set, asyncdb serve keeps its "
+            "documents in SQLite; DATABASE_PROVIDER=memory keeps them in the process only)"
+            if defaulted and "sqlite" in str(exc).lower()
+            else ""
+        )
+        sys.stderr.write(f"asyncdb serve: {exc}{why}\n")
         return 2
     except SettingsError as exc:
         # Listed without the offending input: a malformed value may be a secret.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,17 @@ from asyncdb.cli import SUBCOMMAND_MODULES, build_parser, main
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ASYNCDB_API_TOKEN", "ASYNCDB_HOST", "ASYNCDB_PORT", "DATABASE_PROVIDER"):
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "ASYNCDB_API_TOKEN",
+        "ASYNCDB_HOST",
+        "ASYNCDB_PORT",
+        "DATABASE_PROVIDER",
+        "DATABASE_URL",
+        "SQLITE_PATH",
+    ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # serve's default database file goes to the working directory
 
 
 def test_without_a_command_it_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,6 +43,13 @@ def test_serve_options_parse() -> None:
     args = build_parser().parse_args(["serve", "--host", "::1", "--port", "0"])
     assert (args.command, args.host, args.port) == ("serve", "::1", 0)
     assert "asyncdb.server._command" in SUBCOMMAND_MODULES
+
+
+def test_serve_help_names_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "./asyncdb.sqlite3" in text and "DATABASE_PROVIDER=memory" in text
 
 
 def test_serve_refuses_a_public_address_without_a_token(
@@ -72,10 +88,19 @@ _WITHOUT_THE_SERVER_EXTRA = (
 )
 
 
-def _cli_without_fastapi(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCDB_", "DATABASE_"))}
+def _cli_without_fastapi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return _cli(_WITHOUT_THE_SERVER_EXTRA, *args, cwd=cwd)
+
+
+def _cli(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ASYNCDB_", "DATABASE_", "SQLITE_"))
+    }
     return subprocess.run(
-        [sys.executable, "-c", _WITHOUT_THE_SERVER_EXTRA, *args],
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -101,6 +126,26 @@ def test_serve_without_the_server_extra_names_the_extra_in_one_line() -> None:
         "asyncdb serve needs the server extra: pip install 'asyncdb-documents[server]' "
         "(missing: uvicorn)"
     ]
+
+
+_WITHOUT_AIOSQLITE = (
+    "import sys\n"
+    "sys.modules['aiosqlite'] = None  # as if the sqlite extra were not installed\n"
+    "from asyncdb.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_serve_without_configuration_or_aiosqlite_names_the_extra_and_memory(
+    tmp_path: Path,
+) -> None:
+    result = _cli(_WITHOUT_AIOSQLITE, "serve", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "pip install 'asyncdb-documents[sqlite]'" in lines[0]
+    assert "DATABASE_PROVIDER=memory" in lines[0]
+    assert not (tmp_path / "asyncdb.sqlite3").exists()
 
 
 def test_serve_options_for_schemas_and_cors() -> None:

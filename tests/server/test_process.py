@@ -1,5 +1,7 @@
 """The real thing: ``asyncdb serve`` as a process on a free port, and the Docker image's
-CMD run directly (no Docker engine here), with the image's environment."""
+CMD run directly (no Docker engine here), with the image's environment. Every process runs
+in a temporary working directory: without configuration serve keeps its documents in
+``./asyncdb.sqlite3`` there (and a restart finds them again)."""
 
 from __future__ import annotations
 
@@ -46,17 +48,37 @@ def _wait_healthy(url: str, process: subprocess.Popen[str], headers: dict[str, s
     raise AssertionError("server did not become healthy")
 
 
-@pytest.fixture
-def serve_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCDB_", "DATABASE_"))}
-    process = subprocess.Popen(
+def _unconfigured_environment() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ASYNCDB_", "DATABASE_", "SQLITE_"))
+    }
+
+
+def _start_serve(port: int, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [*_asyncdb_command(), "serve", "--port", str(port)],
-        env=env,
+        env=_unconfigured_environment(),
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    return output
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = _start_serve(port, tmp_path)
     try:
         yield f"http://127.0.0.1:{port}", process
     finally:
@@ -85,11 +107,52 @@ def test_asyncdb_serve_end_to_end(serve_process: tuple[str, subprocess.Popen[str
         found = client.post("/v1/agents/_find", json={"where": {"name": "summariser v2"}})
         assert len(found.json()["items"]) == 1
         assert client.get("/docs").status_code == 200
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
-    # uvicorn shuts down gracefully, then re-raises the signal it caught.
-    assert process.returncode in (0, -signal.SIGTERM), output
+    output = _stop(process)
     assert "Application shutdown complete" in output
+
+
+def test_serve_without_configuration_keeps_documents_across_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _start_serve(port, tmp_path)
+    try:
+        _wait_healthy(url, first, {})
+        with httpx.Client(base_url=url, timeout=5) as client:
+            saved = client.put("/v1/notes/n-1", json={"text": "kept", "n": 1.0})
+            assert saved.status_code == 200, saved.text
+            etag = saved.headers["etag"]
+    finally:
+        output = _stop(first) if first.poll() is None else first.communicate()[0]
+    database = tmp_path.resolve() / "asyncdb.sqlite3"
+    assert f"documents are stored in SQLITE_PATH='{database}'" in output
+    assert database.exists()
+    second = _start_serve(port, tmp_path)
+    try:
+        _wait_healthy(url, second, {})
+        with httpx.Client(base_url=url, timeout=5) as client:
+            read = client.get("/v1/notes/n-1")
+            assert read.status_code == 200, read.text
+            assert read.json()["text"] == "kept" and read.json()["n"] == 1.0
+            assert read.headers["etag"] == etag  # the same revision: the same document
+    finally:
+        _stop(second)
+
+
+def test_serve_with_a_bad_sqlite_path_exits_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "some_file").write_text("a file, not a folder")
+    result = subprocess.run(
+        [*_asyncdb_command(), "serve", "--port", str(free_port())],
+        env={**_unconfigured_environment(), "SQLITE_PATH": "some_file/db.sqlite3"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("asyncdb serve: SQLITE_PATH=") and "is a file" in lines[0]
 
 
 def _dockerfile() -> tuple[list[str], dict[str, str]]:
@@ -102,7 +165,7 @@ def _dockerfile() -> tuple[list[str], dict[str, str]]:
     return cmd, env
 
 
-def test_the_image_command_refuses_to_start_without_a_token() -> None:
+def test_the_image_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     cmd, image_env = _dockerfile()
     assert cmd == ["asyncdb", "serve"] and image_env["ASYNCDB_HOST"] == "0.0.0.0"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCDB_")}
@@ -113,12 +176,13 @@ def test_the_image_command_refuses_to_start_without_a_token() -> None:
         text=True,
         timeout=60,
         check=False,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "without a bearer token" in result.stderr
 
 
-def test_the_image_command_serves_with_a_token() -> None:
+def test_the_image_command_serves_with_a_token(tmp_path: Path) -> None:
     cmd, image_env = _dockerfile()
     token = secrets.token_urlsafe(24)
     port = free_port()
@@ -127,6 +191,7 @@ def test_the_image_command_serves_with_a_token() -> None:
     process = subprocess.Popen(
         [*_asyncdb_command(), *cmd[1:]],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

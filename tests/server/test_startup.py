@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,11 +24,15 @@ PASSWORD = "not-the-password-4711"
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
+    # serve's default database file goes to the working directory: never the checkout's.
+    monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith(("ASYNCDB_", "DATABASE_", "COUCHDB_", "DYNAMODB_", "AWS_", "GOOGLE_")):
+        if name.startswith(
+            ("ASYNCDB_", "DATABASE_", "COUCHDB_", "DYNAMODB_", "AWS_", "GOOGLE_", "SQLITE_")
+        ):
             monkeypatch.delenv(name)
     for name in ("FIRESTORE_EMULATOR_HOST", "GCLOUD_PROJECT", "FIRESTORE_PROJECT_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -73,6 +78,78 @@ def test_firestore_without_credentials_exits_2_with_one_line(
     assert main(["serve"]) == 2
     line = _one_line(capsys.readouterr().err)
     assert "GOOGLE_APPLICATION_CREDENTIALS" in line and "Traceback" not in line
+
+
+# -- the SQLite default of asyncdb serve -------------------------------------------------------
+def test_serve_without_configuration_uses_sqlite_and_the_library_stays_memory() -> None:
+    from asyncdb import create_database_service
+    from asyncdb.server._preflight import serve_settings
+
+    environment = Settings()
+    assert environment.database_provider == "memory"  # the library's own default
+    assert repr(create_database_service(environment)).startswith("<DatabaseService memory")
+    assert serve_settings(environment).database_provider == "sqlite"
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"DATABASE_PROVIDER": "memory"},
+        {"DATABASE_URL": "memory://"},
+        {"DATABASE_PROVIDER": "MEMORY"},
+    ],
+)
+def test_serve_keeps_a_configured_provider(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
+    from asyncdb.server._preflight import serve_settings
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert serve_settings(Settings()).resolved().database_provider == "memory"
+
+
+async def test_the_sqlite_default_logs_the_absolute_path_of_its_file(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    from asyncdb.server._preflight import serve_settings
+
+    with caplog.at_level(logging.INFO, logger="asyncdb"):
+        await probe(serve_settings(Settings()))
+    expected = tmp_path.resolve() / "asyncdb.sqlite3"
+    assert f"documents are stored in SQLITE_PATH='{expected}'" in caplog.text
+    assert expected.exists()
+
+
+@pytest.mark.parametrize("kind", ["under-a-file", "not-a-database", "a-folder"])
+def test_a_bad_sqlite_path_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    (tmp_path / "some_file").write_text("not a folder, not a database")
+    path = {
+        "under-a-file": tmp_path / "some_file" / "db.sqlite3",
+        "not-a-database": tmp_path / "some_file",
+        "a-folder": tmp_path,
+    }[kind]
+    monkeypatch.setenv("SQLITE_PATH", str(path))
+    assert main(["serve"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"asyncdb serve: SQLITE_PATH='{path}'"), line
+    assert "DATABASE_PROVIDER=memory" in line  # where the SQLite choice came from
+    assert "Traceback" not in line
+
+
+def test_a_bad_sqlite_path_chosen_explicitly_says_nothing_of_the_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "some_file").write_text("x")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/some_file/db.sqlite3")
+    assert main(["serve"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "is a file" in line and "DATABASE_PROVIDER=memory" not in line
 
 
 async def test_memory_warns_that_everything_is_lost_at_exit(

@@ -58,6 +58,17 @@ async def test_a_file_that_is_not_a_database_is_a_configuration_error(tmp_path: 
     assert path.read_text().startswith("these are my notes")  # left as it was
 
 
+async def test_a_damaged_file_with_the_sqlite_header_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    # Past the header check: SQLite itself refuses the file (SQLITE_NOTADB), translated.
+    path = tmp_path / "damaged.sqlite3"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
+    with pytest.raises(ConfigurationError, match="not a SQLite database") as caught:
+        await _first_write(path)
+    assert "opening" in str(caught.value) and str(path) in str(caught.value)
+
+
 async def test_a_folder_as_the_path_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="is a folder"):
         await _first_write(tmp_path)

@@ -32,6 +32,7 @@ import aiosqlite
 from asyncdb._retry import Attempts, RetryPolicy, retrying
 from asyncdb.drivers.sqlite import _tables
 from asyncdb.drivers.sqlite._errors import classify, is_missing_table, translate
+from asyncdb.drivers.sqlite.settings import check_database_path
 from asyncdb.errors import ConfigurationError
 
 __all__ = ["MIN_SQLITE_VERSION", "MissingTable", "Row", "Statement", "Transport"]
@@ -119,14 +120,13 @@ class Transport:
                 f"or newer; this Python has {sqlite3.sqlite_version}"
             )
         shown = f"SQLITE_PATH={str(self.path)!r}"
+        check_database_path(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(
                 f"{shown}: its folder cannot be created ({exc.strerror or type(exc).__name__})"
             ) from exc
-        if self.path.is_dir():
-            raise ConfigurationError(f"{shown} is a folder; name a file in it")
         connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
         try:
             await connection

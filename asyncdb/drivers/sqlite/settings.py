@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 from urllib.parse import unquote
 
 from pydantic import AliasChoices, Field
@@ -12,10 +13,13 @@ from pydantic import AliasChoices, Field
 from asyncdb.drivers.settings import DriverSettings, ProviderURL
 from asyncdb.errors import ConfigurationError
 
-__all__ = ["DEFAULT_SQLITE_PATH", "SQLiteSettings"]
+__all__ = ["DEFAULT_SQLITE_PATH", "SQLiteSettings", "check_database_path"]
 
 #: The file used when ``SQLITE_PATH`` is not set (relative to the working directory).
 DEFAULT_SQLITE_PATH = "asyncdb.sqlite3"
+
+#: The first 16 bytes of every SQLite database file.
+_HEADER: Final = b"SQLite format 3\x00"
 
 
 class SQLiteSettings(DriverSettings):
@@ -45,7 +49,12 @@ class SQLiteSettings(DriverSettings):
     )
 
     def where(self) -> str:
-        return f"SQLITE_PATH={str(Path(self.sqlite_path).resolve())!r}"
+        return f"SQLITE_PATH={str(Path(self.sqlite_path).expanduser().resolve())!r}"
+
+    def check_path(self) -> None:
+        """Refuse a path that can never hold the database, before anything is created
+        (``ConfigurationError``): see ``check_database_path``."""
+        check_database_path(Path(self.sqlite_path))
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> dict[str, Any]:
@@ -61,3 +70,38 @@ class SQLiteSettings(DriverSettings):
         if not path:
             raise ConfigurationError(f"provider URL {url.shown} names no file (sqlite:///path)")
         return {"sqlite_path": path}
+
+
+def check_database_path(path: Path) -> None:
+    """``ConfigurationError`` naming ``SQLITE_PATH`` if ``path`` can never be the database:
+    a folder, a file that is not a SQLite database, or a path whose nearest existing
+    folder is a file or cannot be written (SQLite writes the -wal and -shm files beside
+    the database). Reads at most 16 bytes; creates nothing."""
+    path = path.expanduser().absolute()
+    shown = f"SQLITE_PATH={str(path)!r}"
+    if path.is_dir():
+        raise ConfigurationError(f"{shown} is a folder; name a file in it")
+    if path.exists():
+        try:
+            with path.open("rb") as file:
+                header = file.read(len(_HEADER))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{shown} cannot be read ({exc.strerror or type(exc).__name__})"
+            ) from exc
+        if header and header != _HEADER:
+            raise ConfigurationError(
+                f"{shown}: the file is not a SQLite database; point SQLITE_PATH at another file"
+            )
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigurationError(
+            f"{shown}: its folder cannot be created: {str(ancestor)!r} is a file"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"{shown}: the folder {str(ancestor)!r} is not writable by this process "
+            "(SQLite creates the database and its -wal and -shm files there)"
+        )
