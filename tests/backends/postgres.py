@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.backends._process import ManagedServer, free_port
-from tests.backends.prerequisites import postgres_bindir
+from tests.backends.prerequisites import find_runuser, postgres_bindir
 
 __all__ = ["ENV_VAR", "PostgresServer", "bindir", "postgres_managed", "postgres_server"]
 
@@ -52,7 +52,7 @@ def bindir() -> Path:
 def _as_server_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
-    runuser = shutil.which("runuser")
+    runuser = find_runuser()
     if runuser is None:
         raise RuntimeError("running as root and runuser is missing: PostgreSQL refuses root")
     return [runuser, "-u", _SYSTEM_USER, "--", *command]

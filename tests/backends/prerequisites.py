@@ -22,6 +22,7 @@ __all__ = [
     "EMULATOR_JAR_VARIABLE",
     "POSTGRES_URL_VARIABLE",
     "find_emulator_jar",
+    "find_runuser",
     "java_major_version",
     "missing",
     "postgres_bindir",
@@ -120,6 +121,19 @@ def postgres_bindir() -> Path | None:
     return found[-1].parent if found else None
 
 
+def find_runuser() -> str | None:
+    """``runuser`` (util-linux), on PATH or in /usr/sbin, /sbin (often not on root's PATH
+    in a non-login shell)."""
+    found = shutil.which("runuser")
+    if found is not None:
+        return found
+    for folder in ("/usr/sbin", "/sbin", "/usr/bin"):
+        candidate = Path(folder) / "runuser"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def missing() -> list[str]:
     """What the test servers need and this machine lacks, each named with how to get it."""
     lacking: list[str] = []
@@ -147,7 +161,7 @@ def missing() -> list[str]:
         needed = ("initdb", "postgres", "pg_ctl", "pg_isready")
         if folder is None or not all((folder / name).is_file() for name in needed):
             lacking.append(POSTGRES_HINT)
-        elif os.geteuid() == 0 and shutil.which("runuser") is None:
+        elif os.geteuid() == 0 and find_runuser() is None:
             lacking.append("runuser (util-linux: PostgreSQL refuses to run as root)")
     return lacking
 

@@ -27,7 +27,7 @@ from asyncdb.transfer import export_collections, import_file, migrate, verify
 from tests.backends.dynamodb import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, DynamoDBEndpoint
 from tests.backends.firestore import TEST_PROJECT
 
-BACKENDS = ["memory", "couchdb", "dynamodb", "firestore"]
+BACKENDS = ["memory", "couchdb", "dynamodb", "firestore", "postgres", "sqlite"]
 TOTAL, USERS, AWKWARD = 10_000, 3_000, 300
 
 
@@ -90,7 +90,7 @@ def dataset() -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture
 def provider_url(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Callable[[str], str]:
     """The provider URL of a backend (starting its server on first use), with a new prefix."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
@@ -107,6 +107,12 @@ def provider_url(
         if backend == "firestore":
             host = request.getfixturevalue("firestore_host")
             return f"firestore://{TEST_PROJECT}?emulator={host}&prefix={prefix}"
+        if backend == "postgres":
+            base = request.getfixturevalue("postgres_url")
+            return base + ("&" if "?" in base else "?") + f"prefix={prefix}"
+        if backend == "sqlite":
+            # sqlite:////absolute/path: a file of the test's own.
+            return f"sqlite:///{tmp_path / f'{prefix}.sqlite3'}?prefix={prefix}"
         raise ValueError(backend)
 
     return url
