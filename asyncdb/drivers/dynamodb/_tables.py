@@ -121,6 +121,11 @@ class Tables:
     ) -> str | None:
         """Poll DescribeTable until ``settled(status)``; ``None`` is a table that is gone."""
         loop = asyncio.get_running_loop()
+        # A poll interval, not a retry back-off: every DescribeTable here succeeded (its own
+        # failures are retried by the transport), the table is still changing state, and the
+        # wait is bounded by ``deadline`` rather than by DATABASE_MAX_RETRIES. It starts
+        # short because the emulators settle at once, and needs no jitter: nobody else's
+        # requests are being spread out.
         delay = 0.02
         while True:
             status: str | None
