@@ -11,7 +11,9 @@ from asyncdb._results import BulkResult, Page
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb._sync import SyncDatabaseService
-from asyncdb.drivers.base import Driver, WriteOutcome
+from asyncdb.abc import DocumentService
+from asyncdb.drivers.base import Driver, Record, WriteOutcome
+from asyncdb.drivers.settings import DriverSettings
 from asyncdb.errors import (
     AsyncDBError,
     AuthenticationError,
@@ -31,6 +33,7 @@ from asyncdb.errors import (
     SyncFacadeMisuseError,
     ValidationError,
     WriteOutcomeUnknownError,
+    WrongEventLoopError,
 )
 
 __version__ = "0.1.0"
@@ -45,8 +48,10 @@ __all__ = [
     "ConflictError",
     "DatabaseService",
     "Document",
+    "DocumentService",
     "DocumentTooLargeError",
     "Driver",
+    "DriverSettings",
     "InvalidCursorError",
     "InvalidDocumentError",
     "InvalidExportError",
@@ -55,6 +60,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "ReadOnlyError",
+    "Record",
     "ServiceClosedError",
     "Settings",
     "SyncDatabaseService",
@@ -62,6 +68,7 @@ __all__ = [
     "ValidationError",
     "WriteOutcome",
     "WriteOutcomeUnknownError",
+    "WrongEventLoopError",
     "__version__",
     "available_providers",
     "create_database_service",

@@ -18,7 +18,13 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from asyncdb.errors import AsyncDBError, BackendError, ServiceClosedError, first_error
+from asyncdb.errors import (
+    AsyncDBError,
+    BackendError,
+    ServiceClosedError,
+    WrongEventLoopError,
+    first_error,
+)
 
 __all__ = ["LoopBinding", "WrongEventLoopError", "current_loop", "guarded"]
 
@@ -26,13 +32,6 @@ logger = logging.getLogger("asyncdb")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class WrongEventLoopError(AsyncDBError, RuntimeError):
-    """A service was called from another event loop than the one it runs on (the first
-    loop that used it): its connections belong to that loop."""
-
-    status_code = 500
 
 
 def current_loop() -> object | None:

@@ -26,6 +26,7 @@ __all__ = [
     "SyncFacadeMisuseError",
     "ValidationError",
     "WriteOutcomeUnknownError",
+    "WrongEventLoopError",
     "first_error",
 ]
 
@@ -172,3 +173,10 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if not isinstance(exc, cancelled):
             return exc
     return group.exceptions[0]
+
+
+class WrongEventLoopError(AsyncDBError, RuntimeError):
+    """A service was called from another event loop than the one it runs on (the first
+    loop that used it): its connections belong to that loop."""
+
+    status_code = 500

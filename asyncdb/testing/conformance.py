@@ -26,15 +26,15 @@ from typing import ClassVar
 import pytest
 
 from asyncdb.abc import DocumentService
+from asyncdb.testing._suite.bulk import BulkOperations
+from asyncdb.testing._suite.contract import Contract, Lifecycle
+from asyncdb.testing._suite.core import CoreOperations
+from asyncdb.testing._suite.ids import PortableIds
+from asyncdb.testing._suite.pagination import Pagination
+from asyncdb.testing._suite.queries import Queries
+from asyncdb.testing._suite.revisions import Revisions
+from asyncdb.testing._suite.updates import Updates
 from asyncdb.testing.harness import DriverFactory, Harness
-from asyncdb.testing.suite.bulk import BulkOperations
-from asyncdb.testing.suite.contract import Contract, Lifecycle
-from asyncdb.testing.suite.core import CoreOperations
-from asyncdb.testing.suite.ids import PortableIds
-from asyncdb.testing.suite.pagination import Pagination
-from asyncdb.testing.suite.queries import Queries
-from asyncdb.testing.suite.revisions import Revisions
-from asyncdb.testing.suite.updates import Updates
 
 __all__ = ["ConformanceSuite"]
 

@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+__all__ = ["pytest_configure"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
