@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from asyncdb.drivers._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from asyncdb.drivers.couchdb.driver import CouchDBDriver
 
 __all__ = ["CouchDBDriver"]
 
-
-def __getattr__(name: str) -> Any:
-    # The driver (and its client library) loads on first use, so that the registry can
-    # read this provider's settings class (``.settings``) without the client library.
-    if name == "CouchDBDriver":
-        from asyncdb.drivers.couchdb.driver import CouchDBDriver
-
-        return CouchDBDriver
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The driver and its client library load on first use of the class.
+__getattr__ = lazy_attributes(__name__, {"CouchDBDriver": "asyncdb.drivers.couchdb.driver"})

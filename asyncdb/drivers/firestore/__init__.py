@@ -5,19 +5,14 @@ See docs/providers/firestore.md for configuration, the encoding and the round tr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from asyncdb.drivers._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from asyncdb.drivers.firestore.driver import FirestoreDriver
 
 __all__ = ["FirestoreDriver"]
 
-
-def __getattr__(name: str) -> Any:
-    # The driver (and its client library) loads on first use, so that the registry can
-    # read this provider's settings class (``.settings``) without the client library.
-    if name == "FirestoreDriver":
-        from asyncdb.drivers.firestore.driver import FirestoreDriver
-
-        return FirestoreDriver
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The driver and its client library load on first use of the class.
+__getattr__ = lazy_attributes(__name__, {"FirestoreDriver": "asyncdb.drivers.firestore.driver"})
