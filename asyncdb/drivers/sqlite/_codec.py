@@ -38,15 +38,21 @@ def token() -> str:
     return secrets.token_hex(8)
 
 
-def record(key: object, rev: object, text: object) -> tuple[Record | None, str]:
-    """The record of one stored row, or ``None`` and why it cannot be returned."""
-    if not isinstance(key, str):
+def record(
+    key: object, rev: object, text: object, *, asked: str | None = None
+) -> tuple[Record | None, str]:
+    """The record of one stored row, or ``None`` and why it cannot be returned. ``asked``:
+    the (valid) id the row was looked up by, so its id needs no check."""
+    if asked is not None:
+        doc_id = asked
+    elif not isinstance(key, str):
         return None, "its id is not text"
-    doc_id = _ids.decode(key)
-    try:
-        validate_document_id(doc_id)
-    except InvalidNameError:
-        return None, "its id is not a valid document id"
+    else:
+        doc_id = _ids.decode(key)
+        try:
+            validate_document_id(doc_id)
+        except InvalidNameError:
+            return None, "its id is not a valid document id"
     try:
         validate_revision(rev)
     except InvalidDocumentError:

@@ -25,7 +25,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import aiosqlite
 
@@ -177,13 +177,14 @@ class Transport:
     ) -> list[Row]:
         """The rows of one statement (atomic by itself). ``MissingTable`` when it names a
         collection's table that does not exist; other failures as asyncdb errors."""
-        connection = await self.connection()
+        connection = self._own if self._own is not None else await self.connection()
 
         async def attempt() -> list[Row]:
             if self._lock.locked():  # a transaction is open: never run inside it
                 async with self._lock:
-                    return list(await connection.execute_fetchall(sql, params))
-            return list(await connection.execute_fetchall(sql, params))
+                    return cast(list[Row], await connection.execute_fetchall(sql, params))
+            # sqlite3's fetchall answers a list (aiosqlite types it as an iterable).
+            return cast(list[Row], await connection.execute_fetchall(sql, params))
 
         return await self._retried(attempt, what=what, writing=writing, attempts=attempts)
 

@@ -144,7 +144,8 @@ class SQLiteDriver(BulkOps, FindOps):
             return None
         if not rows:
             return None
-        found, reason = record(*rows[0])
+        key, rev, text = rows[0]
+        found, reason = record(key, rev, text, asked=doc_id)
         if found is None:
             raise BackendError(
                 f"{self._transport.where}: document {doc_id!r} in {collection!r} cannot be "
