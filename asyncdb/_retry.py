@@ -12,13 +12,14 @@ to tell whether its write landed; ``Attempts`` is what it asks.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import anyio
 
 from asyncdb.errors import WriteOutcomeUnknownError
 
@@ -59,7 +60,7 @@ class RetryPolicy:
 
     async def back_off(self, retry: int) -> None:
         """Sleep for ``delay(retry)``: for loops of their own (unprocessed batch items)."""
-        await asyncio.sleep(self.delay(retry))
+        await anyio.sleep(self.delay(retry))
 
 
 class Attempts:
@@ -115,7 +116,7 @@ async def retrying(
             logger.debug(
                 "%s failed (%s); retry %d in %.3fs", what, type(exc).__name__, retry, delay
             )
-            await asyncio.sleep(delay)
+            await anyio.sleep(delay)
 
 
 def outcome_unknown(where: str, reason: str) -> WriteOutcomeUnknownError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from asyncdb._documents import (
 from asyncdb._guard import LoopBinding, guarded
 from asyncdb._query import parse_query
 from asyncdb._results import BulkResult, Page
+from asyncdb._retry import RetryPolicy
 from asyncdb._sizes import SizeGuard
 from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest
 from asyncdb.errors import (
@@ -40,6 +40,10 @@ from asyncdb.errors import (
 )
 
 __all__ = ["DatabaseService", "UpdateFunction"]
+
+#: The pause between update()'s attempts after losing a race to another writer: short,
+#: since the winner has already written; full jitter, so that racing writers spread out.
+_LOST_RACES = RetryPolicy(base_delay=0.002, max_delay=0.2)
 
 logger = logging.getLogger("asyncdb")
 
@@ -217,7 +221,7 @@ class DatabaseService:
                 logger.debug(
                     "update of %r in %r lost a race (attempt %d)", doc_id, collection, attempt + 1
                 )
-                await anyio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+                await _LOST_RACES.back_off(attempt)
         raise ConflictError(
             f"update of {doc_id!r} in {collection!r} lost {attempts} races in a row; giving up"
         )

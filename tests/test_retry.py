@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 
+import anyio
 import pytest
 
 from asyncdb._retry import Attempts, Failure, RetryPolicy, outcome_unknown, retrying
@@ -111,7 +111,7 @@ async def test_the_waits_between_attempts_are_the_policys(monkeypatch: pytest.Mo
     async def record(delay: float) -> None:
         slept.append(delay)
 
-    monkeypatch.setattr(asyncio, "sleep", record)
+    monkeypatch.setattr(anyio, "sleep", record)
     policy = RetryPolicy(max_retries=5, base_delay=1.0, max_delay=3.0)
     await retrying(Flaky(NotSent(), NotSent(), NotSent()), classify=classify, policy=policy)
     assert len(slept) == 3
