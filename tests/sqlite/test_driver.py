@@ -286,3 +286,30 @@ async def test_two_services_on_one_file_see_each_others_writes(sqlite_path: Path
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_no_statement_of_another_task_runs_inside_a_transaction(
+    db: DatabaseService,
+) -> None:
+    await db.save("items", "before", {"v": 0})
+    transport = db._driver._transport  # type: ignore[attr-defined]
+    inside = asyncio.Event()
+
+    async def work(statement: Any) -> None:
+        await statement(f"INSERT INTO {table('items')} VALUES ('uncommitted', '1-x', '{{}}')", ())
+        inside.set()
+        await asyncio.sleep(0.05)  # the other task's read and write are submitted now
+        raise RuntimeError("the transaction fails and is rolled back")
+
+    failing = asyncio.create_task(transport.transaction(work, what="test"))
+    await inside.wait()
+    # Neither waits inside the open transaction: the read never sees its uncommitted row,
+    # the write is not rolled back with it.
+    read, saved = await asyncio.gather(
+        db.get_many("items", ["uncommitted"]), db.save("items", "single", {"v": 1})
+    )
+    with pytest.raises(RuntimeError):
+        await failing
+    assert read == {"uncommitted": None}
+    assert (await db.get("items", "single"))["_rev"] == saved["_rev"]
+    assert (await db.get_many("items", ["uncommitted"]))["uncommitted"] is None
