@@ -33,7 +33,7 @@ from asyncdb._retry import Attempts, RetryPolicy, retrying
 from asyncdb.drivers.sqlite import _tables
 from asyncdb.drivers.sqlite._errors import classify, is_missing_table, translate
 from asyncdb.drivers.sqlite.settings import check_database_path
-from asyncdb.errors import ConfigurationError
+from asyncdb.errors import BackendError, ConfigurationError
 
 __all__ = ["MIN_SQLITE_VERSION", "MissingTable", "Row", "Statement", "Transport"]
 
@@ -50,8 +50,10 @@ _BACKOFF_BASE: Final = 0.05
 _BACKOFF_CAP: Final = 2.0
 
 
-class MissingTable(Exception):
-    """The collection's table does not exist: a read answers "nothing", a write creates it."""
+class MissingTable(BackendError):
+    """The collection's table does not exist: a read answers "nothing", a write creates it.
+    Should it escape (the table dropped again by another process between its creation and
+    the write), it is a plain ``BackendError`` saying so."""
 
 
 class Transport:
@@ -234,7 +236,10 @@ class Transport:
             )
         except sqlite3.Error as exc:
             if is_missing_table(exc):
-                raise MissingTable(str(exc)) from exc
+                raise MissingTable(
+                    f"{self.where}: {what}: the collection's table does not exist ({exc}); "
+                    "another connection may have dropped it meanwhile"
+                ) from exc
             raise translate(exc, f"{self.where}: {what}", writing=writing) from exc
         except ValueError as exc:  # aiosqlite: the connection was closed under the call
             raise translate(exc, f"{self.where}: {what}", writing=writing) from exc
