@@ -140,7 +140,10 @@ class Transport:
             tries += 1
             pool = await self._get_pool()
             try:
-                connection = await pool.acquire(timeout=self._connect_timeout)
+                # No timeout here: asyncpg would run the acquire as a task of its own
+                # (wait_for), a cost on every statement; a new connection is bounded by the
+                # pool's connect timeout, and waiting for a busy pool is not a failure.
+                connection = await pool.acquire()
             except Exception as exc:
                 raise NotSent(exc) from exc
             try:
