@@ -235,3 +235,21 @@ async def test_a_lost_answer_that_never_recovers_is_outcome_unknown_not_unavaila
     with pytest.raises(WriteOutcomeUnknownError):
         await db.save("things", "a", {"v": 2})
     await db.aclose()
+
+
+async def test_settings_name_the_table(postgres_url: str, table: str) -> None:
+    settings = Settings(
+        database_provider="postgres", postgres_url=postgres_url, postgres_table=table
+    )
+    service = create_database_service(settings)
+    try:
+        await service.save("things", "a", {"v": 1})
+        assert table in repr(service)
+    finally:
+        await service.aclose()
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        assert await connection.fetchval(f'SELECT count(*) FROM "{table}"') == 1
+        await connection.execute(f'DROP TABLE "{table}"')
+    finally:
+        await connection.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import asyncpg
@@ -186,3 +187,12 @@ async def test_ids_page_in_code_point_order(db: DatabaseService) -> None:
     ids = ["B", "a", "Z", "é", "e", "😀", "\uffff", "_x", "~", "A b", "a-b", "a_b"]
     await db.save_many("things", [{"_id": i} for i in ids])
     assert [d["_id"] for d in await db.list_all("things")] == sorted(ids)
+
+
+async def test_an_indexed_field_may_hold_a_long_value(db: DatabaseService) -> None:
+    # A btree entry holds at most 2,704 bytes (after compression: hence random text); the
+    # hash index holds any value.
+    await db.ensure_index("things", ["text"])
+    long_text = secrets.token_urlsafe(8_000)
+    await db.save("things", "long", {"text": long_text})
+    assert [d["_id"] for d in await db.find("things", {"text": long_text})] == ["long"]
