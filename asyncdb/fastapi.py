@@ -260,13 +260,7 @@ def database_lifespan(
 
 def get_database(request: Request) -> DatabaseService:
     """Dependency: the application's ``DatabaseService`` (for ``async def`` handlers)."""
-    db = getattr(request.app.state, _STATE_SERVICE, None)
-    if not isinstance(db, DatabaseService):
-        raise ConfigurationError(
-            "no asyncdb service on this app: create it with "
-            "FastAPI(lifespan=asyncdb.fastapi.database_lifespan())"
-        )
-    return db
+    return _from_state(request, _STATE_SERVICE, DatabaseService)
 
 
 def get_sync_database(request: Request) -> SyncDatabaseService:
@@ -275,13 +269,18 @@ def get_sync_database(request: Request) -> SyncDatabaseService:
     Its calls run on the application's event loop; calling it from an ``async def``
     handler raises ``SyncFacadeMisuseError`` instead of freezing the loop.
     """
-    sync = getattr(request.app.state, _STATE_SYNC, None)
-    if not isinstance(sync, SyncDatabaseService):
+    return _from_state(request, _STATE_SYNC, SyncDatabaseService)
+
+
+def _from_state(request: Request, name: str, kind: type[T]) -> T:
+    """What ``open_database`` put on the app's state under ``name``."""
+    found = getattr(request.app.state, name, None)
+    if not isinstance(found, kind):
         raise ConfigurationError(
             "no asyncdb service on this app: create it with "
             "FastAPI(lifespan=asyncdb.fastapi.database_lifespan())"
         )
-    return sync
+    return found
 
 
 #: ``db: Database`` in an ``async def`` handler's parameters.

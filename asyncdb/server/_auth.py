@@ -9,13 +9,12 @@ browser loads without sending a token) pass without one; they hold no data.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asyncdb.fastapi import error_body
+from asyncdb.server._asgi import send_error
 
 __all__ = ["BearerTokenMiddleware"]
 
@@ -49,21 +48,13 @@ class BearerTokenMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps(
-            error_body(401, "Unauthorized", "a valid 'Authorization: Bearer <token>' is required")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="asyncdb"'),
-                ],
-            }
+        await send_error(
+            send,
+            401,
+            "Unauthorized",
+            "a valid 'Authorization: Bearer <token>' is required",
+            headers=[(b"www-authenticate", b'Bearer realm="asyncdb"')],
         )
-        await send({"type": "http.response.body", "body": body})
 
     def _public(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_BULK_ITEMS",
@@ -29,6 +29,7 @@ __all__ = [
 MAX_BULK_ITEMS: Final = 1000
 JsonObject = dict[str, Any]
 _STRICT = ConfigDict(extra="forbid")
+T = TypeVar("T")
 
 
 def _check_unicode(value: object, where: str) -> None:
@@ -38,6 +39,22 @@ def _check_unicode(value: object, where: str) -> None:
         except UnicodeEncodeError:
             # The value itself is left out: it cannot be encoded in the answer either.
             raise ValueError(f"{where} is not valid Unicode (it holds a lone surrogate)") from None
+
+
+def _unicode_ids(items: list[T]) -> list[T]:
+    """Every id and ``_rev`` a bulk body names: a bare id, or a document's (or a delete
+    object's) ``_id`` and ``_rev``."""
+    for item in items:
+        if isinstance(item, dict):
+            _check_unicode(item.get("_id"), "an _id")
+            _check_unicode(item.get("_rev"), "a _rev")
+        else:
+            _check_unicode(item, "an id")
+    return items
+
+
+#: The list a bulk call carries: at most ``MAX_BULK_ITEMS`` items, every id valid Unicode.
+BulkItems = Annotated[list[T], Field(max_length=MAX_BULK_ITEMS), AfterValidator(_unicode_ids)]
 
 
 class PageOut(BaseModel):
@@ -52,14 +69,7 @@ class BulkGetIn(BaseModel):
 
     model_config = _STRICT
 
-    ids: list[str] = Field(max_length=MAX_BULK_ITEMS)
-
-    @field_validator("ids")
-    @classmethod
-    def _unicode_ids(cls, ids: list[str]) -> list[str]:
-        for doc_id in ids:
-            _check_unicode(doc_id, "an id")
-        return ids
+    ids: BulkItems[str]
 
 
 class BulkGetOut(BaseModel):
@@ -74,15 +84,7 @@ class BulkSaveIn(BaseModel):
 
     model_config = _STRICT
 
-    documents: list[JsonObject] = Field(max_length=MAX_BULK_ITEMS)
-
-    @field_validator("documents")
-    @classmethod
-    def _unicode_ids(cls, documents: list[JsonObject]) -> list[JsonObject]:
-        for document in documents:
-            _check_unicode(document.get("_id"), "an _id")
-            _check_unicode(document.get("_rev"), "a _rev")
-        return documents
+    documents: BulkItems[JsonObject]
 
 
 class BulkDeleteIn(BaseModel):
@@ -90,18 +92,7 @@ class BulkDeleteIn(BaseModel):
 
     model_config = _STRICT
 
-    ids: list[str | JsonObject] = Field(max_length=MAX_BULK_ITEMS)
-
-    @field_validator("ids")
-    @classmethod
-    def _unicode_ids(cls, ids: list[str | JsonObject]) -> list[str | JsonObject]:
-        for item in ids:
-            if isinstance(item, dict):
-                _check_unicode(item.get("_id"), "an _id")
-                _check_unicode(item.get("_rev"), "a _rev")
-            else:
-                _check_unicode(item, "an id")
-        return ids
+    ids: BulkItems[str | JsonObject]
 
 
 class OutcomeError(BaseModel):

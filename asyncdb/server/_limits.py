@@ -7,11 +7,9 @@ app, which reads the whole body anyway.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from asyncdb.fastapi import error_body
+from asyncdb.server._asgi import send_error
 
 __all__ = ["BodySizeLimitMiddleware"]
 
@@ -50,21 +48,13 @@ class BodySizeLimitMiddleware:
         await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(413, "PayloadTooLarge", f"the request body exceeds {self.max_bytes} bytes")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await send_error(
+            send,
+            413,
+            "PayloadTooLarge",
+            f"the request body exceeds {self.max_bytes} bytes",
+            headers=[(b"connection", b"close")],
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

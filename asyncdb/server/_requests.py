@@ -8,13 +8,12 @@ path is checked instead.
 
 from __future__ import annotations
 
-import json
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asyncdb.fastapi import error_body
+from asyncdb.server._asgi import send_error
 
 __all__ = ["RequestShapeMiddleware"]
 
@@ -38,7 +37,7 @@ class RequestShapeMiddleware:
             try:
                 unquote_to_bytes(raw.partition(b"?")[0]).decode("utf-8")
             except UnicodeDecodeError:
-                await _refuse(
+                await send_error(
                     send,
                     400,
                     "BadRequest",
@@ -51,7 +50,7 @@ class RequestShapeMiddleware:
             and str(scope.get("path", "")).startswith(self._json_prefix)
             and not _is_json(scope)
         ):
-            await _refuse(
+            await send_error(
                 send,
                 415,
                 "UnsupportedMediaType",
@@ -69,18 +68,3 @@ def _is_json(scope: Scope) -> bool:
                 media_type.startswith(b"application/") and media_type.endswith(b"+json")
             )
     return False
-
-
-async def _refuse(send: Send, status: int, error_type: str, message: str) -> None:
-    body = json.dumps(error_body(status, error_type, message)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
