@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import anyio
 
@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R", "WriteRequest", "DeleteRequest")
 
 _compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -198,60 +200,34 @@ class Driver(abc.ABC):
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
         """Records for the ids that exist (missing ids are absent from the answer)."""
         found: dict[str, Record] = {}
-        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
 
         async def one(doc_id: str) -> None:
-            async with limiter:
-                record = await self.get(collection, doc_id)
+            record = await self.get(collection, doc_id)
             if record is not None:
                 found[doc_id] = record
 
-        async with anyio.create_task_group() as group:
-            for doc_id in ids:
-                group.start_soon(one, doc_id)
+        await _for_each(self.limits.max_concurrency, ids, one)
         return found
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
         """Outcomes in the order of ``writes``; a failed write does not stop the others."""
-        outcomes = [WriteOutcome(write.id) for write in writes]
-        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
 
-        async def one(index: int, write: WriteRequest) -> None:
-            async with limiter:
-                try:
-                    outcomes[index].rev = await self.put(
-                        collection,
-                        write.id,
-                        write.body,
-                        if_rev=write.if_rev,
-                        if_absent=write.if_absent,
-                    )
-                except AsyncDBError as exc:
-                    outcomes[index].error = exc
+        async def one(write: WriteRequest) -> str:
+            return await self.put(
+                collection, write.id, write.body, if_rev=write.if_rev, if_absent=write.if_absent
+            )
 
-        async with anyio.create_task_group() as group:
-            for index, write in enumerate(writes):
-                group.start_soon(one, index, write)
-        return outcomes
+        return await _outcomes(self.limits.max_concurrency, writes, one)
 
     async def delete_many(
         self, collection: str, deletes: Sequence[DeleteRequest]
     ) -> list[WriteOutcome]:
         """Outcomes in the order of ``deletes``; deleting a missing document succeeds."""
-        outcomes = [WriteOutcome(request.id) for request in deletes]
-        limiter = anyio.CapacityLimiter(self.limits.max_concurrency)
 
-        async def one(index: int, request: DeleteRequest) -> None:
-            async with limiter:
-                try:
-                    await self.delete(collection, request.id, if_rev=request.if_rev)
-                except AsyncDBError as exc:
-                    outcomes[index].error = exc
+        async def one(request: DeleteRequest) -> None:
+            await self.delete(collection, request.id, if_rev=request.if_rev)
 
-        async with anyio.create_task_group() as group:
-            for index, request in enumerate(deletes):
-                group.start_soon(one, index, request)
-        return outcomes
+        return await _outcomes(self.limits.max_concurrency, deletes, one)
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         """Records matching ``query``, at most ``limit``. The default filters a full scan.
@@ -292,3 +268,33 @@ class Driver(abc.ABC):
             for outcome in outcomes:  # a delete that keeps failing must not loop forever
                 if outcome.error is not None:
                     raise outcome.error
+
+
+async def _for_each(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[None]]) -> None:
+    """``await call(item)`` for every item, concurrently, at most ``limit`` at a time."""
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def one(item: T) -> None:
+        async with limiter:
+            await call(item)
+
+    async with anyio.create_task_group() as group:
+        for item in items:
+            group.start_soon(one, item)
+
+
+async def _outcomes(
+    limit: int, requests: Sequence[R], write: Callable[[R], Awaitable[str | None]]
+) -> list[WriteOutcome]:
+    """The default bulk write: ``write`` runs on each request (see ``_for_each``); its
+    revision or its error becomes that request's outcome, so one failure stops no other."""
+    outcomes = [WriteOutcome(request.id) for request in requests]
+
+    async def one(index: int) -> None:
+        try:
+            outcomes[index].rev = await write(requests[index])
+        except AsyncDBError as exc:
+            outcomes[index].error = exc
+
+    await _for_each(limit, range(len(requests)), one)
+    return outcomes

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 __all__ = [
@@ -80,28 +81,27 @@ def _encode(value: Any, path: Path, marks: _Marks) -> Any:
         marks.ints.append(list(path))
         return str(value)
     if kind is dict:
-        copy: Body | None = None
-        for key, item in value.items():
-            path.append(key)
-            encoded = _encode(item, path, marks)
-            path.pop()
-            if encoded is not item:
-                if copy is None:
-                    copy = dict(value)
-                copy[key] = encoded
-        return value if copy is None else copy
+        return _encode_items(value, value.items(), path, marks)
     if kind is list:
-        new_list: list[Any] | None = None
-        for index, item in enumerate(value):
-            path.append(index)
-            encoded = _encode(item, path, marks)
-            path.pop()
-            if encoded is not item:
-                if new_list is None:
-                    new_list = list(value)
-                new_list[index] = encoded
-        return value if new_list is None else new_list
+        return _encode_items(value, enumerate(value), path, marks)
     return value
+
+
+def _encode_items(
+    container: Any, items: Iterable[tuple[str | int, Any]], path: Path, marks: _Marks
+) -> Any:
+    """``container`` (a dict or a list) with each item encoded: the same object unless an
+    item changed, else a shallow copy holding the changed items."""
+    copy: Any = None
+    for key, item in items:
+        path.append(key)
+        encoded = _encode(item, path, marks)
+        path.pop()
+        if encoded is not item:
+            if copy is None:
+                copy = container.copy()
+            copy[key] = encoded
+    return container if copy is None else copy
 
 
 def encode_body(body: Body, original_id: str | None = None) -> Body:
