@@ -24,6 +24,7 @@ from asyncdb._documents import (
     validate_revision,
 )
 from asyncdb._guard import LoopBinding, guarded
+from asyncdb._patch import parse_patch, patch_document
 from asyncdb._query import parse_query
 from asyncdb._results import BulkResult, Page
 from asyncdb._retry import RetryPolicy
@@ -225,6 +226,25 @@ class DatabaseService:
         raise ConflictError(
             f"update of {doc_id!r} in {collection!r} lost {attempts} races in a row; giving up"
         )
+
+    async def patch(
+        self,
+        collection: str,
+        doc_id: str,
+        *,
+        set: Mapping[str, Any] | None = None,
+        unset: Sequence[str] | None = None,
+        increment: Mapping[str, int | float] | None = None,
+        rev: str | None = None,
+        attempts: int | None = None,
+    ) -> Document:
+        """``set`` / ``unset`` / ``increment`` fields by dotted path (``asyncdb._patch``).
+        With ``rev``: only over that revision (``ConflictError`` when stale); without, through
+        ``update``'s revision loop (``attempts`` as there), so concurrent patches lose nothing."""
+        self._collection(collection)
+        validate_document_id(doc_id)
+        patch = parse_patch(set, unset, increment)
+        return await patch_document(self, collection, doc_id, patch, rev=rev, attempts=attempts)
 
     @guarded
     async def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:

@@ -198,6 +198,7 @@ class SyncDatabaseService:
     save = _blocking(DatabaseService.save)
     create = _blocking(DatabaseService.create)
     update = _blocking(DatabaseService.update)  # ``fn`` runs on the facade's loop thread
+    patch = _blocking(DatabaseService.patch)
     delete = _blocking(DatabaseService.delete)
     list_all = _blocking(DatabaseService.list_all)
     list_page = _blocking(DatabaseService.list_page)

@@ -68,6 +68,19 @@ class DocumentService(Protocol):
     ) -> Document:
         """Read, apply ``fn``, write back conditionally; retry on conflict."""
 
+    async def patch(
+        self,
+        collection: str,
+        doc_id: str,
+        *,
+        set: Mapping[str, Any] | None = None,
+        unset: Sequence[str] | None = None,
+        increment: Mapping[str, int | float] | None = None,
+        rev: str | None = None,
+        attempts: int | None = None,
+    ) -> Document:
+        """Set, unset and increment fields by dotted path; conditional with ``rev``."""
+
     async def delete(self, collection: str, doc_id: str, rev: str | None = None) -> bool:
         """Delete; whether the document existed."""
 

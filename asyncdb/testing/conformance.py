@@ -31,6 +31,7 @@ from asyncdb.testing._suite.contract import Contract, Lifecycle
 from asyncdb.testing._suite.core import CoreOperations
 from asyncdb.testing._suite.ids import PortableIds
 from asyncdb.testing._suite.pagination import Pagination
+from asyncdb.testing._suite.patch import Patches
 from asyncdb.testing._suite.queries import Queries
 from asyncdb.testing._suite.revisions import Revisions
 from asyncdb.testing._suite.updates import Updates
@@ -42,6 +43,7 @@ __all__ = ["ConformanceSuite"]
 class ConformanceSuite(
     CoreOperations,
     Updates,
+    Patches,
     Pagination,
     BulkOperations,
     Queries,

@@ -64,6 +64,7 @@ class AwaitedSyncFacade:
     save = _awaited(SyncDatabaseService.save)
     create = _awaited(SyncDatabaseService.create)
     update = _awaited(SyncDatabaseService.update)
+    patch = _awaited(SyncDatabaseService.patch)
     delete = _awaited(SyncDatabaseService.delete)
     list_all = _awaited(SyncDatabaseService.list_all)
     list_page = _awaited(SyncDatabaseService.list_page)

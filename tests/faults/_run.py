@@ -90,6 +90,7 @@ async def run(target: Target, knobs: Knobs) -> Report:
 
         schedule = random.Random(f"{seed}/{target.name}/faults")
         probes = [probe_async, probe_facade]
+        target.history, target.collection = history, collection
         faults = asyncio.create_task(inject_faults(target, schedule, done, probes))
         for thread in threads:
             thread.start()

@@ -4,21 +4,19 @@ The suite starts servers of its own, never the session's shared ones, because it
 and kills them. CouchDB (pouchdb-server), dynalite and PostgreSQL keep their data on disk,
 so they are also killed with SIGKILL and started again over the same data. SQLite has no
 server and no network: its fault is another connection holding the file's write lock past
-the driver's busy timeout (``lock``). A variable that points the
+the driver's busy timeout (``lock``), and a writer process of its own killed with SIGKILL
+mid-write (``kill``: see ``tests/faults/_sqlite.py``). A variable that points the
 test suite at an external server (``ASYNCDB_TEST_COUCHDB_URL`` …) is honoured: then only
 the proxy's faults run, since the suite cannot pause or kill that server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
 import shutil
-import sqlite3
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
 from tests.backends import couchdb, dynamodb, firestore, postgres
 from tests.backends._process import ManagedServer, unavailable
+from tests.faults._history import History
 from tests.faults._proxy import FaultProxy
 
 __all__ = ["BACKENDS", "REQUEST_TIMEOUT", "Target", "target"]
@@ -38,9 +37,6 @@ BACKENDS = ["memory", "couchdb", "dynalite", "moto", "firestore", "postgres", "s
 #: Short, so that stalls and pauses outlast it quickly; retries as in production.
 REQUEST_TIMEOUT = 1.5
 MAX_RETRIES = 3
-#: SQLite's busy timeout in a fault run: the ``lock`` episodes hold the lock longer.
-SQLITE_BUSY_TIMEOUT = 0.5
-
 #: A fault of a backend's own: given the run's schedule generator, it runs one episode.
 Episode = Callable[[random.Random], Awaitable[None]]
 
@@ -55,6 +51,10 @@ class Target:
     own_faults: dict[str, Episode] = field(default_factory=dict)
     #: Episodes of ``own_faults`` run so far (the proxy counts its own).
     injected: Counter[str] = field(default_factory=Counter)
+    #: The run's record and collection, set by the run before the faults start: a fault
+    #: that writes on its own (SQLite's killed writer process) records its writes there.
+    history: History | None = None
+    collection: str = ""
 
     def service(self) -> DatabaseService:
         return DatabaseService(self.make_driver())
@@ -79,7 +79,9 @@ def target(name: str, seed: int) -> Iterator[Target]:
         yield Target("memory", lambda: shared)
         return
     if name == "sqlite":
-        with _sqlite_target() as chosen:
+        from tests.faults._sqlite import sqlite_target
+
+        with sqlite_target() as chosen:
             yield chosen
         return
     scratch = Path(tempfile.mkdtemp(prefix=f"asyncdb-faults-{name}-"))
@@ -193,38 +195,6 @@ def _server(name: str, scratch: Path) -> tuple[ManagedServer | None, tuple[str, 
 
         return server, _host_port(url), pg
     raise ValueError(f"unknown backend {name!r}")
-
-
-@contextlib.contextmanager
-def _sqlite_target() -> Iterator[Target]:
-    from asyncdb.drivers.sqlite import SQLiteDriver
-
-    scratch = Path(tempfile.mkdtemp(prefix="asyncdb-faults-sqlite-"))
-    path = scratch / "faults.sqlite3"
-
-    def make() -> Driver:
-        return SQLiteDriver(str(path), busy_timeout=SQLITE_BUSY_TIMEOUT, max_retries=MAX_RETRIES)
-
-    async def lock(rng: random.Random) -> None:
-        # Another process's writer: BEGIN EXCLUSIVE holds the write lock (readers go on
-        # under WAL) for up to several busy timeouts, then lets go without writing.
-        held = rng.uniform(0.5, 6.0) * SQLITE_BUSY_TIMEOUT
-        await asyncio.to_thread(_hold_write_lock, path, held)
-
-    try:
-        yield Target("sqlite", make, own_faults={"lock": lock})
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _hold_write_lock(path: Path, seconds: float) -> None:
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        connection.execute("BEGIN EXCLUSIVE")
-        time.sleep(seconds)
-        connection.execute("ROLLBACK")
-    finally:
-        connection.close()
 
 
 def _host_port(url: str) -> tuple[str, int]:
