@@ -28,6 +28,7 @@ from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb.fastapi import install_error_handlers, open_database
 from asyncdb.server import _bulk as bulk
+from asyncdb.server import _patch as patch
 from asyncdb.server import _routes as routes
 from asyncdb.server._auth import BearerTokenMiddleware
 from asyncdb.server._config import ServerConfig
@@ -96,6 +97,7 @@ def create_app(
     _serve_docs(app)
     app.include_router(routes.router)
     app.include_router(bulk.router)
+    app.include_router(patch.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(RequestShapeMiddleware)
     if config.api_token is not None:
@@ -112,7 +114,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
-            allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
+            allow_methods=["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"],
             allow_headers=_ALLOWED_HEADERS,
             expose_headers=_EXPOSED_HEADERS,
         )
