@@ -206,7 +206,7 @@ class Driver(abc.ABC):
             if record is not None:
                 found[doc_id] = record
 
-        await _for_each(self.limits.max_concurrency, ids, one)
+        await for_each_concurrently(self.limits.max_concurrency, ids, one)
         return found
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
@@ -235,18 +235,7 @@ class Driver(abc.ABC):
         A native implementation may return records whose body holds only
         ``query.fields``; the face projects again either way.
         """
-        matches: list[Record] = []
-        after: str | None = None
-        while True:
-            page = await self.scan(collection, after=after, limit=self.limits.scan_page_size)
-            for record in page.records:
-                if query.matches(record.body):
-                    matches.append(record)
-                    if limit is not None and len(matches) >= limit:
-                        return matches
-            if page.last_key is None:
-                return matches
-            after = page.last_key
+        return await scan_matching(self, collection, query, limit)
 
     async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:  # noqa: B027
         """Create an index on ``fields`` where the backend needs one; default: nothing."""
@@ -270,8 +259,11 @@ class Driver(abc.ABC):
                     raise outcome.error
 
 
-async def _for_each(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[None]]) -> None:
-    """``await call(item)`` for every item, concurrently, at most ``limit`` at a time."""
+async def for_each_concurrently(
+    limit: int, items: Iterable[T], call: Callable[[T], Awaitable[None]]
+) -> None:
+    """``await call(item)`` for every item, concurrently, at most ``limit`` at a time (the
+    default bulk calls' fan-out, for any caller that needs one)."""
     limiter = anyio.CapacityLimiter(limit)
 
     async def one(item: T) -> None:
@@ -286,8 +278,8 @@ async def _for_each(limit: int, items: Iterable[T], call: Callable[[T], Awaitabl
 async def _outcomes(
     limit: int, requests: Sequence[R], write: Callable[[R], Awaitable[str | None]]
 ) -> list[WriteOutcome]:
-    """The default bulk write: ``write`` runs on each request (see ``_for_each``); its
-    revision or its error becomes that request's outcome, so one failure stops no other."""
+    """The default bulk write: ``write`` runs on each request (``for_each_concurrently``);
+    its revision or its error becomes that request's outcome, so one failure stops no other."""
     outcomes = [WriteOutcome(request.id) for request in requests]
 
     async def one(index: int) -> None:
@@ -296,5 +288,25 @@ async def _outcomes(
         except AsyncDBError as exc:
             outcomes[index].error = exc
 
-    await _for_each(limit, range(len(requests)), one)
+    await for_each_concurrently(limit, range(len(requests)), one)
     return outcomes
+
+
+async def scan_matching(
+    driver: Driver, collection: str, query: Query, limit: int | None
+) -> list[Record]:
+    """Records of ``collection`` matching ``query``, at most ``limit``, from a full scan
+    filtered here: ``Driver.find``'s default, for any caller that must answer a query
+    without the backend's help."""
+    matches: list[Record] = []
+    after: str | None = None
+    while True:
+        page = await driver.scan(collection, after=after, limit=driver.limits.scan_page_size)
+        for record in page.records:
+            if query.matches(record.body):
+                matches.append(record)
+                if limit is not None and len(matches) >= limit:
+                    return matches
+        if page.last_key is None:
+            return matches
+        after = page.last_key
