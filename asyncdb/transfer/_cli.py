@@ -158,37 +158,43 @@ def _summary(report: TransferReport, verb: str, out: TextIO) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    configured = _configured(sys.stderr, (args.url, "source"))
-    if isinstance(configured, int):
-        return configured
+    async def export(source: DatabaseService) -> TransferReport:
+        return await export_collections(
+            source,
+            args.file,
+            _collections(args),
+            dry_run=args.dry_run,
+            progress=Progress(quiet=args.quiet),
+            page_size=args.page_size,
+        )
 
-    async def job() -> int:
-        async with _service(configured[0]) as source:
-            report = await export_collections(
-                source,
-                args.file,
-                _collections(args),
-                dry_run=args.dry_run,
-                progress=Progress(quiet=args.quiet),
-                page_size=args.page_size,
-            )
-        _summary(report, "export", sys.stdout)
-        return 0
-
-    return _run(job, sys.stderr)
+    return _transfer(args.url, "source", "export", export)
 
 
 def _import(args: argparse.Namespace) -> int:
-    configured = _configured(sys.stderr, (args.url, "target"))
+    async def import_(target: DatabaseService) -> TransferReport:
+        progress = Progress(quiet=args.quiet)
+        return await import_file(target, args.file, dry_run=args.dry_run, progress=progress)
+
+    return _transfer(args.url, "target", "import", import_)
+
+
+def _transfer(
+    url: str | None,
+    role: str,
+    verb: str,
+    transfer: Callable[[DatabaseService], Awaitable[TransferReport]],
+) -> int:
+    """Export or import: ``transfer`` on the one service ``url`` configures, then its
+    summary; the exit status."""
+    configured = _configured(sys.stderr, (url, role))
     if isinstance(configured, int):
         return configured
 
     async def job() -> int:
-        async with _service(configured[0]) as target:
-            report = await import_file(
-                target, args.file, dry_run=args.dry_run, progress=Progress(quiet=args.quiet)
-            )
-        _summary(report, "import", sys.stdout)
+        async with _service(configured[0]) as service:
+            report = await transfer(service)
+        _summary(report, verb, sys.stdout)
         return 0
 
     return _run(job, sys.stderr)
