@@ -1,9 +1,14 @@
-"""The portable query language of ``find``: equality and ``$in`` on top-level fields.
+"""The portable query language of ``find``: parsing and validation.
 
-It is deliberately small: every operator here means exactly the same on Mango, Firestore
-``where`` and DynamoDB filter expressions. Comparisons are type-strict in the JSON sense:
-``1`` equals ``1.0``, but ``True`` never equals ``1`` and ``None`` matches only a stored
-``null`` (a missing field matches nothing).
+``where`` maps field paths to a value (equality) or to operators (``$eq $ne $in $gt $gte
+$lt $lte $exists``); ``order_by`` lists field paths, ``-`` first for descending. Every
+value and path passes the document contract before any I/O. What a parsed query *means*
+(which documents match, in which order) is ``asyncdb._evaluate``, the reference every
+driver must agree with (docs/contract.md, "Queries" and "Order").
+
+Drivers see a ``Query``: ``conditions`` (ANDed), ``fields`` (a projection of top-level
+names), ``order_by`` and ``after`` (the position a page resumes after). A driver runs only
+the queries its ``can_find`` accepts; the face answers the others from a scan.
 """
 
 from __future__ import annotations
@@ -18,42 +23,105 @@ from asyncdb._documents import (
     FLOAT_MIN_MAGNITUDE,
     INT_MAX,
     INT_MIN,
+    MAX_DEPTH,
     MAX_KEY_BYTES,
 )
+from asyncdb._evaluate import Position, json_equal, matches
 from asyncdb.errors import InvalidQueryError
 
-__all__ = ["MAX_IN_VALUES", "Condition", "Query", "json_equal", "parse_query"]
+__all__ = [
+    "EQUALITY_OPERATORS",
+    "MAX_IN_VALUES",
+    "MAX_ORDER_FIELDS",
+    "OPERATORS",
+    "RANGE_OPERATORS",
+    "Condition",
+    "Order",
+    "Query",
+    "UnindexedQueryError",
+    "index_fields",
+    "json_equal",
+    "parse_order",
+    "parse_query",
+]
 
 Scalar = str | int | float | bool | None
 MAX_IN_VALUES: Final = 30
 MAX_CONDITIONS: Final = 10
+MAX_ORDER_FIELDS: Final = 4
+EQUALITY_OPERATORS: Final = frozenset({"$eq", "$in"})
+RANGE_OPERATORS: Final = frozenset({"$gt", "$gte", "$lt", "$lte"})
+OPERATORS: Final = EQUALITY_OPERATORS | RANGE_OPERATORS | {"$ne", "$exists"}
+
+
+class UnindexedQueryError(InvalidQueryError):
+    """``strict=True`` and the backend cannot run this query natively (422): asyncdb would
+    have answered it from a filtered scan."""
 
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """``field`` equals one of ``values`` (one value for ``$eq``, several for ``$in``)."""
+    """One test on a field.
+
+    ``$eq``: one value; ``$in``: several (the field equals one of them); ``$ne``, ``$gt``,
+    ``$gte``, ``$lt``, ``$lte``: one value; ``$exists``: ``(True,)`` or ``(False,)``.
+    ``field`` is the top-level name when ``path`` is empty; for a nested path it is the
+    path as written (``"owner.id"``) and ``path`` holds its segments.
+    """
 
     field: str
     values: tuple[Scalar, ...]
-    operator: str  # "$eq" or "$in"
+    operator: str
+    path: tuple[str, ...] = ()
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The keys from the document's top level down to the value tested."""
+        return self.path or (self.field,)
+
+    @property
+    def top_level(self) -> bool:
+        return len(self.segments) == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One ``order_by`` entry: a field path, ascending unless ``descending``."""
+
+    field: str
+    path: tuple[str, ...]
+    descending: bool = False
+
+    def spelled(self) -> str:
+        return ("-" if self.descending else "") + self.field
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A parsed ``find``: all ``conditions`` must hold; ``fields`` projects (None: all)."""
+    """A parsed ``find``: all ``conditions`` must hold; ``fields`` projects (None: all);
+    when ``ordered``, results come in ``order_by`` order (ties by ``_id``; by ``_id`` alone
+    when ``order_by`` is empty), starting after ``after``."""
 
     conditions: tuple[Condition, ...]
     fields: tuple[str, ...] | None = None
+    order_by: tuple[Order, ...] = ()
+    after: Position | None = None
+    ordered: bool = False
+
+    @property
+    def simple(self) -> bool:
+        """Today's shape: equality or ``$in`` on top-level fields, no order, no position.
+        Every driver's ``find`` runs this shape natively (``Driver.can_find``)."""
+        return (
+            not self.ordered
+            and not self.order_by
+            and self.after is None
+            and all(c.operator in EQUALITY_OPERATORS and c.top_level for c in self.conditions)
+        )
 
     def matches(self, body: Mapping[str, Any]) -> bool:
-        """Whether a stored body satisfies every condition."""
-        for condition in self.conditions:
-            if condition.field not in body:
-                return False
-            value = body[condition.field]
-            if not any(json_equal(value, wanted) for wanted in condition.values):
-                return False
-        return True
+        """Whether a stored body satisfies every condition (the reference evaluator)."""
+        return matches(self.conditions, body)
 
     def project(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body reduced to ``fields`` (fields a document lacks are left out)."""
@@ -62,19 +130,8 @@ class Query:
         return {name: body[name] for name in self.fields if name in body}
 
 
-def json_equal(stored: object, wanted: Scalar) -> bool:
-    """Equality as JSON defines it: numbers compare by value, booleans only to booleans."""
-    if wanted is None or isinstance(wanted, bool):
-        return stored is wanted
-    if isinstance(stored, bool):
-        return False
-    if isinstance(wanted, str):
-        return isinstance(stored, str) and stored == wanted
-    return isinstance(stored, int | float) and stored == wanted
-
-
-def parse_query(where: object, fields: object = None) -> Query:
-    """Check a ``find`` filter and projection; raise ``InvalidQueryError`` with the reason."""
+def parse_query(where: object, fields: object = None, order_by: object = None) -> Query:
+    """Check a ``find`` filter, projection and order; raise ``InvalidQueryError``."""
     if not isinstance(where, Mapping):
         raise InvalidQueryError(
             f"where must be a dict of field -> value, not {type(where).__name__}"
@@ -83,28 +140,97 @@ def parse_query(where: object, fields: object = None) -> Query:
         raise InvalidQueryError(f"at most {MAX_CONDITIONS} conditions are portable")
     conditions: list[Condition] = []
     for name, spec in where.items():
-        _check_field(name, "where")
-        conditions.append(_condition(name, spec))
+        path = parse_path(name, "where")
+        conditions.extend(_conditions(name, path, spec))
     if sum(1 for c in conditions if c.operator == "$in") > 1:
         raise InvalidQueryError("at most one $in condition per query is portable (Firestore)")
-    return Query(tuple(conditions), _projection(fields))
+    order = parse_order(order_by)
+    return Query(tuple(conditions), _projection(fields), order, ordered=bool(order))
 
 
-def _condition(name: str, spec: object) -> Condition:
-    if isinstance(spec, Mapping):
-        if len(spec) != 1:
-            raise InvalidQueryError(f"condition on {name!r} must have exactly one operator")
-        ((operator, operand),) = spec.items()
-        if operator == "$eq":
-            return Condition(name, (_scalar(name, operand),), "$eq")
+def index_fields(fields: object, order_by: object = None) -> tuple[str, ...]:
+    """``ensure_index``'s fields, checked (at least one), and its ``order_by``, checked."""
+    projection = _projection(fields)
+    parse_order(order_by)
+    if not projection:
+        raise InvalidQueryError("ensure_index needs at least one field")
+    return projection
+
+
+def parse_order(order_by: object) -> tuple[Order, ...]:
+    """``["-created", "title"]`` -> ``Order`` entries; ``InvalidQueryError`` if malformed."""
+    if order_by is None:
+        return ()
+    if isinstance(order_by, str) or not isinstance(order_by, Sequence):
+        raise InvalidQueryError('order_by must be a list of field paths, e.g. ["-created"]')
+    if len(order_by) > MAX_ORDER_FIELDS:
+        raise InvalidQueryError(f"order_by takes at most {MAX_ORDER_FIELDS} fields")
+    orders: list[Order] = []
+    for entry in order_by:
+        if not isinstance(entry, str):
+            raise InvalidQueryError("order_by entries must be strings")
+        descending = entry.startswith("-")
+        name = entry[1:] if descending else entry
+        path = parse_path(name, "order_by")
+        if any(o.path == path for o in orders):
+            raise InvalidQueryError(f"order_by names {name!r} twice")
+        orders.append(Order(name, path, descending))
+    return tuple(orders)
+
+
+def _conditions(name: str, path: tuple[str, ...], spec: object) -> list[Condition]:
+    nested = path if len(path) > 1 else ()
+    field = name if nested else path[0]
+
+    def make(operator: str, values: tuple[Scalar, ...]) -> Condition:
+        return Condition(field, values, operator, nested)
+
+    if not isinstance(spec, Mapping):
+        return [make("$eq", (_scalar(name, spec),))]
+    if not spec:
+        raise InvalidQueryError(f"condition on {name!r} has no operator")
+    for operator in spec:
+        if operator not in OPERATORS:
+            raise InvalidQueryError(
+                f"unknown operator {operator!r} on {name!r}; "
+                f"use one of {', '.join(sorted(OPERATORS))}"
+            )
+    if len(spec) > 1 and (EQUALITY_OPERATORS & spec.keys() or spec.get("$exists") is False):
+        raise InvalidQueryError(
+            f"condition on {name!r}: $eq, $in and $exists: false stand alone; "
+            "other operators combine (AND)"
+        )
+    if {"$gt", "$gte"} <= spec.keys() or {"$lt", "$lte"} <= spec.keys():
+        raise InvalidQueryError(f"condition on {name!r} has two bounds on the same side")
+    found: list[Condition] = []
+    bound_kinds: set[str] = set()
+    for operator, operand in spec.items():
         if operator == "$in":
             if not isinstance(operand, list | tuple) or not operand:
                 raise InvalidQueryError(f"$in on {name!r} takes a non-empty list")
             if len(operand) > MAX_IN_VALUES:
                 raise InvalidQueryError(f"$in on {name!r} takes at most {MAX_IN_VALUES} values")
-            return Condition(name, tuple(_scalar(name, v) for v in operand), "$in")
-        raise InvalidQueryError(f"unknown operator {operator!r} on {name!r}; use $eq or $in")
-    return Condition(name, (_scalar(name, spec),), "$eq")
+            found.append(make("$in", tuple(_scalar(name, v) for v in operand)))
+        elif operator == "$exists":
+            if not isinstance(operand, bool):
+                raise InvalidQueryError(f"$exists on {name!r} takes true or false")
+            found.append(make("$exists", (operand,)))
+        elif operator in RANGE_OPERATORS:
+            value = _scalar(name, operand)
+            if value is None or isinstance(value, bool):
+                raise InvalidQueryError(
+                    f"{operator} on {name!r} takes a number or a string (ranges do not "
+                    "order null or booleans; use $eq)"
+                )
+            bound_kinds.add("string" if isinstance(value, str) else "number")
+            found.append(make(operator, (value,)))
+        else:  # $eq, $ne
+            found.append(make(operator, (_scalar(name, operand),)))
+    if len(bound_kinds) > 1:
+        raise InvalidQueryError(
+            f"range on {name!r} mixes a number and a string bound: no value lies between them"
+        )
+    return found
 
 
 def _scalar(name: str, value: object) -> Scalar:
@@ -136,20 +262,61 @@ def _scalar(name: str, value: object) -> Scalar:
     )
 
 
-def _check_field(name: object, where: str) -> str:
-    """A top-level field name that every backend can filter and project on natively."""
+def parse_path(name: object, where: str) -> tuple[str, ...]:
+    """``"owner.id"`` -> ``("owner", "id")``. ``\\.`` is a literal dot and ``\\\\`` a
+    literal backslash inside a key (as in Mango); any other backslash is itself. Each
+    segment is a key a document can hold; the first is not reserved (``_``) and none is
+    empty."""
     if not isinstance(name, str) or not name:
         raise InvalidQueryError(f"{where}: field names must be non-empty strings")
     if not _is_valid_unicode(name):
         raise InvalidQueryError(f"{where}: field name {_shown(name)} is not valid unicode")
-    size = len(name.encode("utf-8"))
+    segments: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(name):
+        char = name[index]
+        following = name[index + 1 : index + 2]
+        if char == "\\" and following in (".", "\\"):
+            current.append(following)
+            index += 2
+            continue
+        if char == ".":
+            segments.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    segments.append("".join(current))
+    if len(segments) > MAX_DEPTH:
+        raise InvalidQueryError(f"{where}: {_shown(name)} is deeper than {MAX_DEPTH} levels")
+    for segment in segments:
+        _check_key(segment, name, where)
+    if segments[0].startswith("_"):
+        # Top-level keys starting with "_" are reserved in documents (_id/_rev too).
+        raise InvalidQueryError(f"{where}: field {_shown(name)} is reserved")
+    return tuple(segments)
+
+
+def _check_key(segment: str, name: str, where: str) -> None:
+    # A document may hold the empty key, but drivers may store it encoded (Firestore):
+    # filtering on it is not portable, so it is refused, not guessed.
+    if not segment:
+        raise InvalidQueryError(f"{where}: {_shown(name)} has an empty field name")
+    size = len(segment.encode("utf-8"))
     if size > MAX_KEY_BYTES:
         raise InvalidQueryError(
             f"{where}: a field name of {size} bytes; the limit is {MAX_KEY_BYTES}"
         )
-    # Top-level keys starting with "_" are reserved in documents (so no __x__ field
-    # either). A document may hold the empty key, but drivers may store it encoded
-    # (Firestore): filtering on it is not portable, so it is refused above, not guessed.
+
+
+def _check_field(name: object, where: str) -> str:
+    """A top-level field name (a projection or an index field), taken literally."""
+    if not isinstance(name, str) or not name:
+        raise InvalidQueryError(f"{where}: field names must be non-empty strings")
+    if not _is_valid_unicode(name):
+        raise InvalidQueryError(f"{where}: field name {_shown(name)} is not valid unicode")
+    _check_key(name, name, where)
     if name.startswith("_"):
         raise InvalidQueryError(f"{where}: field {_shown(name)} is reserved")
     return name

@@ -23,9 +23,10 @@ from asyncdb._documents import (
     validate_document_id,
     validate_revision,
 )
+from asyncdb._find import Finder
 from asyncdb._guard import LoopBinding, guarded
 from asyncdb._patch import parse_patch, patch_document
-from asyncdb._query import parse_query
+from asyncdb._query import index_fields, parse_query
 from asyncdb._results import BulkResult, Page
 from asyncdb._retry import RetryPolicy
 from asyncdb._sizes import SizeGuard
@@ -35,7 +36,6 @@ from asyncdb.errors import (
     ConflictError,
     InvalidDocumentError,
     InvalidNameError,
-    InvalidQueryError,
     NotFoundError,
     ValidationError,
 )
@@ -86,6 +86,7 @@ class DatabaseService:
         self._loop_binding = LoopBinding("this DatabaseService")
         self._description = driver.describe()
         self._known_collections: set[str] = set()
+        self._finder = Finder(driver)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -395,32 +396,44 @@ class DatabaseService:
         where: Mapping[str, Any],
         fields: Sequence[str] | None = None,
         limit: int | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        strict: bool = False,
     ) -> list[Document]:
-        """Documents whose top-level fields equal ``where`` (values or ``{"$in": [...]}``).
-
-        ``fields`` projects (``_id`` and ``_rev`` are always returned); ``limit`` caps the
-        number of matches, counted after filtering. The same answer as filtering a scan.
-        """
+        """Documents matching ``where`` in ``order_by`` order, as a filtered scan would
+        give them (docs/api.md, "Queries"); ``strict=True``: never scan."""
         self._collection(collection)
-        query = parse_query(where, fields)
+        query = parse_query(where, fields, order_by)
         if limit is not None:
             _check_limit(limit, "limit", maximum=None)
-        records = await self._driver.find(collection, query, limit)
-        if limit is not None:
-            records = records[:limit]
-        return [
-            {"_id": record.id, "_rev": record.rev, **query.project(record.body)}
-            for record in records
-        ]
+        return await self._finder.find_documents(collection, query, limit, strict=strict)
 
     @guarded
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
-        """Ask the backend for an index on ``fields`` where it needs one (idempotent)."""
+    async def find_page(
+        self,
+        collection: str,
+        where: Mapping[str, Any],
+        *,
+        order_by: Sequence[str] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        strict: bool = False,
+    ) -> Page:
+        """One page of ``find`` (by ``order_by``, else ``_id``) and the next cursor, bound
+        to this collection, ``where`` and ``order_by`` (else ``InvalidCursorError``)."""
         self._collection(collection)
-        query = parse_query({}, fields)
-        if not query.fields:
-            raise InvalidQueryError("ensure_index needs at least one field")
-        await self._driver.ensure_index(collection, query.fields)
+        query = parse_query(where, None, order_by)
+        _check_limit(limit, "limit")
+        return await self._finder.page(collection, query, limit, cursor, strict=strict)
+
+    @guarded
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[str] | None = None
+    ) -> None:
+        """Ask the backend for an index on ``fields`` where it needs one (idempotent);
+        ``order_by`` is checked, and not yet used by any driver."""
+        self._collection(collection)
+        await self._driver.ensure_index(collection, index_fields(fields, order_by))
 
     @guarded
     async def list_collections(self) -> list[str]:

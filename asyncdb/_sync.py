@@ -206,6 +206,7 @@ class SyncDatabaseService:
     save_many = _blocking(DatabaseService.save_many)
     delete_many = _blocking(DatabaseService.delete_many)
     find = _blocking(DatabaseService.find)
+    find_page = _blocking(DatabaseService.find_page)
     ensure_index = _blocking(DatabaseService.ensure_index)
     list_collections = _blocking(DatabaseService.list_collections)
     drop_collection = _blocking(DatabaseService.drop_collection)

@@ -112,10 +112,27 @@ class DocumentService(Protocol):
         where: Mapping[str, Any],
         fields: Sequence[str] | None = None,
         limit: int | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        strict: bool = False,
     ) -> list[Document]:
-        """Documents whose top-level fields equal ``where``."""
+        """Documents matching ``where``, in ``order_by`` order (ties by ``_id``)."""
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def find_page(
+        self,
+        collection: str,
+        where: Mapping[str, Any],
+        *,
+        order_by: Sequence[str] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        strict: bool = False,
+    ) -> Page:
+        """One page of ``find`` and the cursor of the next page."""
+
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[str] | None = None
+    ) -> None:
         """An index on ``fields`` where the backend needs one (idempotent)."""
 
     async def list_collections(self) -> list[str]:

@@ -188,7 +188,9 @@ class _AsyncInTheFacade(_Base):
 
 
 class _OtherReturn(_Base):
-    def ensure_index(self, collection: str, fields: Sequence[str]) -> bool:  # type: ignore[override]
+    def ensure_index(  # type: ignore[override]
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[str] | None = None
+    ) -> bool:
         raise NotImplementedError
 
 

@@ -12,8 +12,8 @@ Every I/O method of the ``Driver`` ABC is forwarded here, once, as a ``DriverCal
 ``proceed(call)`` runs the inner driver's method; a middleware may pass on a changed call
 (``call.with_collection(...)``), refuse it (raise before proceeding), time it, or look at
 its result. The methods that do no I/O (``limits``, ``describe``,
-``native_document_size``, ``name``) forward without the hook: they are read by the face
-before any I/O and must stay cheap and synchronous.
+``native_document_size``, ``can_find``, ``name``) forward without the hook: they are read
+by the face before any I/O and must stay cheap and synchronous.
 
 No driver method returns an async iterator: a scan is a sequence of ``scan`` calls, one
 per page, so the hook sees each round trip, and ``proceed`` returns the ``ScanPage``.
@@ -119,6 +119,9 @@ class DriverWrapper(Driver):
 
     def describe(self) -> str:
         return self.inner.describe()
+
+    def can_find(self, query: Query) -> bool:
+        return self.inner.can_find(query)
 
     # -- every I/O method, through the hook ------------------------------------------------
     # Each builds its DriverCall with the return type as T (from the annotation), so that

@@ -120,20 +120,29 @@ class BulkOut(BaseModel):
 
 
 class FindIn(BaseModel):
-    """A portable query: top-level equality (or ``{"$in": [...]}``) on every field given."""
+    """A portable query (docs/contract.md, "Queries"): ``where`` maps field paths to a
+    value or to operators (``$eq $ne $in $gt $gte $lt $lte $exists``); ``order_by`` lists
+    field paths, ``-`` first for descending. With ``limit`` or ``cursor`` the answer is one
+    page (``limit`` defaults to 100 then, at most 1000) and ``next_cursor`` resumes it;
+    without either, every match comes back."""
 
     model_config = _STRICT
 
     where: JsonObject = Field(default_factory=dict)
     fields: list[str] | None = None
-    limit: int | None = Field(default=None, ge=1)
+    order_by: list[str] | None = Field(default=None, examples=[["-created"]])
+    limit: int | None = Field(default=None, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    strict: bool = Field(default=False, description="422 instead of a filtered scan")
     include_secrets: bool = False
 
 
 class FindOut(BaseModel):
-    """The matching documents."""
+    """The matching documents, in ``order_by`` order (by ``_id`` for a page without one),
+    and the cursor of the next page (``null``: no document follows)."""
 
     items: list[JsonObject]
+    next_cursor: str | None = None
 
 
 class DeleteOut(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from asyncdb._documents import Document
+from asyncdb._query import parse_query
 from asyncdb._results import BulkResult
 from asyncdb._service import DatabaseService
 from asyncdb.errors import AsyncDBError, InvalidDocumentError, InvalidNameError
@@ -130,18 +131,42 @@ async def bulk_delete(collection: Collection, request: BulkDeleteIn, db: Databas
 @router.post(
     "/v1/{collection}/_find",
     response_model=FindOut,
-    responses=_errors(415, 422, 503),
-    summary="Find documents by field values",
+    responses=_errors(400, 415, 422, 503),
+    summary="Find documents: filter, order, page",
 )
 async def find(
     collection: Collection, request: FindIn, db: Database, schemas: SchemaSet
 ) -> JSONResponse:
-    """Documents whose top-level fields match ``where``; ``fields`` projects (``_id`` and
-    ``_rev`` always come back); ``limit`` caps the matches."""
-    found = await db.find(collection, request.where, request.fields, request.limit)
+    """Documents matching ``where``, in ``order_by`` order; ``fields`` projects (``_id``
+    and ``_rev`` always come back). With ``limit`` or ``cursor``: one page and
+    ``next_cursor``; a cursor from another collection or query is a 400."""
+    next_cursor: str | None = None
+    if request.limit is None and request.cursor is None:
+        found = await db.find(
+            collection,
+            request.where,
+            request.fields,
+            order_by=request.order_by,
+            strict=request.strict,
+        )
+    else:
+        projection = parse_query({}, request.fields)  # a bad projection: 422 before I/O
+        page = await db.find_page(
+            collection,
+            request.where,
+            order_by=request.order_by,
+            limit=request.limit or 100,
+            cursor=request.cursor,
+            strict=request.strict,
+        )
+        found = [
+            {"_id": doc["_id"], "_rev": doc["_rev"], **projection.project(doc)}
+            for doc in page.items
+        ]
+        next_cursor = page.next_cursor
     if not request.include_secrets:
         found = [strip_secrets(schemas, collection, document) for document in found]
-    return JSONResponse({"items": found})
+    return JSONResponse({"items": found, "next_cursor": next_cursor})
 
 
 def _outcomes(result: BulkResult) -> list[dict[str, Any]]:

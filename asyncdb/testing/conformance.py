@@ -30,6 +30,7 @@ from asyncdb.testing._suite.bulk import BulkOperations
 from asyncdb.testing._suite.contract import Contract, Lifecycle
 from asyncdb.testing._suite.core import CoreOperations
 from asyncdb.testing._suite.ids import PortableIds
+from asyncdb.testing._suite.ordering import Ordering
 from asyncdb.testing._suite.pagination import Pagination
 from asyncdb.testing._suite.patch import Patches
 from asyncdb.testing._suite.queries import Queries
@@ -47,6 +48,7 @@ class ConformanceSuite(
     Pagination,
     BulkOperations,
     Queries,
+    Ordering,
     Contract,
     PortableIds,
     Revisions,

@@ -72,6 +72,7 @@ class AwaitedSyncFacade:
     save_many = _awaited(SyncDatabaseService.save_many)
     delete_many = _awaited(SyncDatabaseService.delete_many)
     find = _awaited(SyncDatabaseService.find)
+    find_page = _awaited(SyncDatabaseService.find_page)
     ensure_index = _awaited(SyncDatabaseService.ensure_index)
     list_collections = _awaited(SyncDatabaseService.list_collections)
     drop_collection = _awaited(SyncDatabaseService.drop_collection)

@@ -13,7 +13,7 @@ from asyncdb.middleware import DriverCall, DriverWrapper, Proceed
 T = TypeVar("T")
 
 #: The Driver members that do no I/O and so, by design, bypass the hook.
-NO_IO = frozenset({"from_settings", "describe", "native_document_size"})
+NO_IO = frozenset({"from_settings", "describe", "native_document_size", "can_find"})
 
 
 def io_methods() -> list[str]:

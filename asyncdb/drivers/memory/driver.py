@@ -18,6 +18,8 @@ import itertools
 import json
 from collections.abc import Sequence
 
+from asyncdb._evaluate import arrange
+from asyncdb._query import Query
 from asyncdb.drivers.base import (
     Body,
     DeleteRequest,
@@ -163,6 +165,29 @@ class MemoryDriver(Driver):
             except AsyncDBError as exc:
                 outcomes.append(WriteOutcome(request.id, error=exc))
         return outcomes
+
+    def can_find(self, query: Query) -> bool:
+        return True  # the reference evaluator runs every shape
+
+    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+        docs = self._collections.get(collection)
+        if docs is None:
+            return []
+        records = [Record(doc_id, *self._loaded(docs, doc_id)) for doc_id in docs.ids]
+        found = [record for record in records if query.matches(record.body)]
+        return arrange(
+            found,
+            query.order_by,
+            after=query.after,
+            limit=limit,
+            identify=lambda record: (record.id, record.body),
+        )
+
+    @staticmethod
+    def _loaded(docs: _Collection, doc_id: str) -> tuple[str, Body]:
+        rev, text = docs.docs[doc_id]
+        body: Body = _loads(text)
+        return rev, body
 
     async def list_collections(self) -> list[str]:
         return sorted(name for name, docs in self._collections.items() if docs.docs)

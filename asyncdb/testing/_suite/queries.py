@@ -103,7 +103,23 @@ class Queries:
             ("userId", None, None),
             ({"_id": "x"}, None, None),
             ({"": 1}, None, None),
-            ({"a": {"$gt": 1}}, None, None),
+            ({"a": {"$regex": "x"}}, None, None),
+            ({"a": {}}, None, None),
+            ({"a": {"$gt": None}}, None, None),
+            ({"a": {"$lte": True}}, None, None),
+            ({"a": {"$gt": 1, "$lt": "z"}}, None, None),
+            ({"a": {"$gt": 1, "$gte": 2}}, None, None),
+            ({"a": {"$lt": 1, "$lte": 2}}, None, None),
+            ({"a": {"$gt": [1]}}, None, None),
+            ({"a": {"$exists": 1}}, None, None),
+            ({"a": {"$exists": False, "$ne": 1}}, None, None),
+            ({"a": {"$in": [1], "$ne": 2}}, None, None),
+            ({"a..b": 1}, None, None),
+            ({"a.": 1}, None, None),
+            ({".a": 1}, None, None),
+            ({"_a.b": 1}, None, None),
+            ({".".join(["a"] * 33): 1}, None, None),
+            ({"a." + "k" * 1501: 1}, None, None),
             ({"a": {"$in": []}}, None, None),
             ({"a": {"$in": list(range(31))}}, None, None),
             ({"a": {"$in": [1]}, "b": {"$in": [2]}}, None, None),
@@ -185,6 +201,37 @@ class Queries:
                 {"_id": "edges", "_rev": saved["_rev"], name: value}
             ], name
         assert await db.find(ITEMS, {"zero": -0.0}) == [saved]
+
+    @pytest.mark.parametrize(
+        "order_by",
+        [
+            "created",
+            [1],
+            ["-"],
+            [""],
+            ["_id"],
+            ["-_rev"],
+            ["a", "a"],
+            ["a", "-a"],
+            ["a", "b", "c", "d", "e"],
+            ["a..b"],
+            ["\ud800"],
+            [None],
+        ],
+        ids=repr,
+    )
+    async def test_a_bad_order_is_refused_before_io(
+        self, db: DocumentService, harness: Harness, order_by: Any
+    ) -> None:
+        harness.recorder.calls.clear()
+        with pytest.raises(InvalidQueryError) as caught:
+            await db.find(ITEMS, {}, order_by=order_by)
+        assert caught.value.status_code == 422
+        with pytest.raises(InvalidQueryError):
+            await db.find_page(ITEMS, {}, order_by=order_by)
+        with pytest.raises(InvalidQueryError):
+            await db.ensure_index(ITEMS, ["a"], order_by=order_by)
+        assert harness.recorder.calls == []
 
     @pytest.mark.parametrize("limit", [0, -3, "5", 1.5])
     async def test_a_bad_find_limit_is_refused(self, db: DocumentService, limit: Any) -> None:
