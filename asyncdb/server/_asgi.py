@@ -1,16 +1,34 @@
-"""What the server's pure ASGI middleware share: answering with the JSON error shape
-before the application runs."""
+"""What the server's pure ASGI middleware share: looking at HTTP requests only, and
+answering with the JSON error shape before the application runs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
-from starlette.types import Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asyncdb.fastapi import error_body
 
-__all__ = ["send_error"]
+__all__ = ["HttpMiddleware", "send_error"]
+
+
+class HttpMiddleware:
+    """A pure ASGI middleware that checks HTTP requests (``http``); every other scope
+    (lifespan, websocket) goes to the app untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request: answer it, or pass it on to ``self.app``."""
+        raise NotImplementedError
 
 
 async def send_error(

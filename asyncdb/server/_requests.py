@@ -13,24 +13,21 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asyncdb.server._asgi import send_error
+from asyncdb.server._asgi import HttpMiddleware, send_error
 
 __all__ = ["RequestShapeMiddleware"]
 
 _BODY_METHODS: Final = frozenset({"PUT", "POST", "PATCH"})
 
 
-class RequestShapeMiddleware:
+class RequestShapeMiddleware(HttpMiddleware):
     """Pure ASGI middleware: 400 for a path that is not UTF-8, 415 for a non-JSON body."""
 
     def __init__(self, app: ASGIApp, *, json_prefix: str = "/v1/") -> None:
-        self.app = app
+        super().__init__(app)
         self._json_prefix = json_prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path")
         if isinstance(raw, bytes):
             # Some clients' raw_path carries the query string: only the path counts here.
