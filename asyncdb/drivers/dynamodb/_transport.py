@@ -10,7 +10,6 @@ have landed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -19,6 +18,7 @@ from aiobotocore.client import AioBaseClient
 from botocore.config import Config
 
 from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown, retrying
+from asyncdb.drivers._once import OpenedOnce
 from asyncdb.drivers.dynamodb._errors import classify, leaves_outcome_open, translate, where
 from asyncdb.errors import ConfigurationError
 
@@ -50,10 +50,9 @@ class Transport:
         self._request_timeout = request_timeout
         self._max_connections = max_connections
         self._given: Any = client
-        self._client: Any = client
+        self._client: OpenedOnce[Any] = OpenedOnce(client)
         # Set only while this transport holds a client it created: what aclose() closes.
         self._stack: contextlib.AsyncExitStack | None = None
-        self._lock: asyncio.Lock | None = None
 
     @property
     def region(self) -> str:
@@ -71,14 +70,7 @@ class Transport:
 
     async def client(self) -> Any:
         """The client, created by the first caller (concurrent first callers share it)."""
-        if self._client is not None:
-            return self._client
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._client is None:
-                self._client = await self._create_client()
-        return self._client
+        return await self._client.get(self._create_client)
 
     async def _create_client(self) -> Any:
         config = Config(
@@ -103,7 +95,7 @@ class Transport:
         """Close the client this transport created; a user's client is left open."""
         stack, self._stack = self._stack, None
         if stack is not None:
-            self._client = None
+            self._client.take()
             await stack.aclose()
 
     async def call(

@@ -21,7 +21,6 @@ the failure it gives up on into an asyncdb error.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -38,6 +37,7 @@ from google.cloud.firestore_v1.services.firestore.transports import (
 )
 
 from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb.drivers._once import OpenedOnce
 from asyncdb.drivers.firestore import _errors, _ids
 from asyncdb.errors import ConfigurationError
 
@@ -208,25 +208,16 @@ class Transport:
         #: Seconds per RPC attempt.
         self.timeout = timeout
         self._client = client
-        self._connection: Connection | None = None
-        # Made on first use, inside the loop that uses the driver.
-        self._opening: asyncio.Lock | None = None
+        self._connection: OpenedOnce[Connection] = OpenedOnce()
 
     async def connection(self) -> Connection:
         """The open connection; the first caller opens it while the others wait."""
-        if self._connection is not None:
-            return self._connection
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._connection is None:
-                self._connection = await connect(self.config, self._client)
-            return self._connection
+        return await self._connection.get(lambda: connect(self.config, self._client))
 
     async def close(self) -> None:
         """Close the connection if this transport created its client; a later call opens
         a new one (over the user's client again, when one was given)."""
-        connection, self._connection = self._connection, None
+        connection = self._connection.take()
         if connection is not None:
             await connection.close()
 
