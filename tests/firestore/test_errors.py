@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
+from google.rpc.code_pb2 import Code
 
 from asyncdb._retry import Attempts, Failure
 from asyncdb.drivers.firestore import _errors
@@ -46,14 +47,14 @@ def test_classify(exc: Exception, failure: Failure) -> None:
 @pytest.mark.parametrize(
     ("code", "failure"),
     [
-        (_errors.DEADLINE_EXCEEDED, Failure.AMBIGUOUS),
-        (_errors.UNAVAILABLE, Failure.AMBIGUOUS),
-        (_errors.INTERNAL, Failure.AMBIGUOUS),
-        (_errors.RESOURCE_EXHAUSTED, Failure.NOT_APPLIED),
-        (_errors.ABORTED, Failure.NOT_APPLIED),
-        (_errors.ALREADY_EXISTS, Failure.FINAL),
-        (_errors.FAILED_PRECONDITION, Failure.FINAL),
-        (_errors.INVALID_ARGUMENT, Failure.FINAL),
+        (Code.DEADLINE_EXCEEDED, Failure.AMBIGUOUS),
+        (Code.UNAVAILABLE, Failure.AMBIGUOUS),
+        (Code.INTERNAL, Failure.AMBIGUOUS),
+        (Code.RESOURCE_EXHAUSTED, Failure.NOT_APPLIED),
+        (Code.ABORTED, Failure.NOT_APPLIED),
+        (Code.ALREADY_EXISTS, Failure.FINAL),
+        (Code.FAILED_PRECONDITION, Failure.FINAL),
+        (Code.INVALID_ARGUMENT, Failure.FINAL),
     ],
 )
 def test_classify_status(code: int, failure: Failure) -> None:

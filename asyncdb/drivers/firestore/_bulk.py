@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from google.cloud.firestore_v1 import types
+from google.rpc.code_pb2 import Code
 
 from asyncdb._retry import Attempts, Failure
 from asyncdb.drivers.base import DeleteRequest, Record, WriteOutcome, WriteRequest
@@ -231,7 +232,7 @@ def _record(
     outcome = outcomes[index]
     code = status.code
     failure = _errors.classify_status(code)
-    if code == _errors.OK:
+    if code == Code.OK:
         outcome.error = None
         if succeeded is not None:
             succeeded(index, result)

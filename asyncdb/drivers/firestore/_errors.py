@@ -21,6 +21,7 @@ from typing import Final
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
+from google.rpc.code_pb2 import Code
 
 from asyncdb import _retry
 from asyncdb._retry import Attempts, Failure
@@ -45,26 +46,13 @@ __all__ = [
     "outcome_unknown",
 ]
 
-# gRPC status codes (google.rpc.Code), as BatchWrite reports them per write.
-OK: Final = 0
-DEADLINE_EXCEEDED: Final = 4
-NOT_FOUND: Final = 5
-ALREADY_EXISTS: Final = 6
-PERMISSION_DENIED: Final = 7
-RESOURCE_EXHAUSTED: Final = 8
-FAILED_PRECONDITION: Final = 9
-ABORTED: Final = 10
-INTERNAL: Final = 13
-UNAVAILABLE: Final = 14
-UNAUTHENTICATED: Final = 16
-INVALID_ARGUMENT: Final = 3
-
-CONFLICT_CODES: Final = frozenset({ALREADY_EXISTS, FAILED_PRECONDITION})
+# The per-write statuses of BatchWrite (and the codes of its RPC errors) are google.rpc.Code.
+CONFLICT_CODES: Final = frozenset({Code.ALREADY_EXISTS, Code.FAILED_PRECONDITION})
 TRANSIENT_CODES: Final = frozenset(
-    {DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE}
+    {Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED, Code.INTERNAL, Code.UNAVAILABLE}
 )
 #: Per-write statuses after which the write may have been applied.
-AMBIGUOUS_CODES: Final = frozenset({DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE})
+AMBIGUOUS_CODES: Final = frozenset({Code.DEADLINE_EXCEEDED, Code.INTERNAL, Code.UNAVAILABLE})
 #: What the client library raises: the failures ``final_error`` translates.
 GOOGLE_ERRORS: Final = (gexc.GoogleAPIError, auth_exc.GoogleAuthError)
 _TRANSIENT: Final = (
@@ -99,17 +87,17 @@ def error_for_status(code: int, message: str, where: str) -> AsyncDBError:
     """The asyncdb error for a per-write gRPC status (BatchWrite answers one per write)."""
     if code in CONFLICT_CODES:
         return ConflictError(f"{where}: {_conflict_reason(code)}")
-    if code in (PERMISSION_DENIED, UNAUTHENTICATED):
+    if code in (Code.PERMISSION_DENIED, Code.UNAUTHENTICATED):
         return AuthenticationError(f"{where}: Firestore refused the credentials ({message})")
     if code in TRANSIENT_CODES:
         return BackendUnavailableError(f"{where}: Firestore is unavailable ({message})")
-    if code == INVALID_ARGUMENT and _is_too_large(message):
+    if code == Code.INVALID_ARGUMENT and _is_too_large(message):
         return DocumentTooLargeError(f"{where}: {message}")
     return BackendError(f"{where}: Firestore answered status {code}: {message}")
 
 
 def _conflict_reason(code: int) -> str:
-    if code == ALREADY_EXISTS:
+    if code == Code.ALREADY_EXISTS:
         return "the document already exists"
     return "the document has another revision (or is gone)"
 
@@ -123,7 +111,9 @@ def map_error(exc: Exception, where: str) -> AsyncDBError:
                 f"the link in Firestore's message or `gcloud firestore indexes composite "
                 f"create` ({exc.message})"
             )
-        code = ALREADY_EXISTS if isinstance(exc, gexc.AlreadyExists) else FAILED_PRECONDITION
+        code = (
+            Code.ALREADY_EXISTS if isinstance(exc, gexc.AlreadyExists) else Code.FAILED_PRECONDITION
+        )
         return ConflictError(f"{where}: {_conflict_reason(code)}")
     if isinstance(exc, gexc.PermissionDenied | gexc.Unauthenticated):
         return AuthenticationError(f"{where}: Firestore refused the credentials ({exc.message})")
