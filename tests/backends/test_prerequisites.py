@@ -69,5 +69,6 @@ def test_running_servers_named_by_variables_need_nothing(
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("ASYNCDB_TEST_COUCHDB_URL", "http://127.0.0.1:5984")
     monkeypatch.setenv("ASYNCDB_TEST_DYNAMODB_URL", "http://127.0.0.1:8000")
+    monkeypatch.setenv("ASYNCDB_TEST_POSTGRES_URL", "postgresql://u:p@127.0.0.1:5432/db")
     monkeypatch.setenv(prerequisites.EMULATOR_HOST_VARIABLE, "127.0.0.1:8080")
     assert prerequisites.summary() is None
