@@ -2,7 +2,7 @@
 # Extras pick the providers the image can serve (server is required).
 FROM python:3.11-slim
 
-ARG EXTRAS=server,couchdb
+ARG EXTRAS=server,couchdb,sqlite
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -12,7 +12,13 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY asyncdb ./asyncdb
 RUN pip install ".[${EXTRAS}]" \
-    && useradd --system --uid 10001 --no-create-home asyncdb
+    && useradd --system --uid 10001 --no-create-home asyncdb \
+    && mkdir /data && chown asyncdb /data
+
+# Unconfigured, asyncdb serve keeps its documents in a SQLite file: in a volume, since /app
+# is not writable by the server's user and a container's own layer is not kept.
+ENV SQLITE_PATH=/data/asyncdb.sqlite3
+VOLUME /data
 
 USER asyncdb
 # Listening on every interface makes ASYNCDB_API_TOKEN mandatory: asyncdb serve refuses
