@@ -72,13 +72,14 @@ class Finder:
                 f"strict=True asyncdb answers it from a scan. Meant to serve it: "
                 f"{index_call(collection, query)}"
             )
-        self._warn(collection, query)
         sorts = query.ordered or query.after is not None
         # Ordering here needs the order_by values: the filter asks for whole bodies then.
         matching = replace(
             query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
         )
-        if driver.can_find(matching):
+        native_filter = driver.can_find(matching)
+        self._warn(collection, query, scanned=not native_filter)
+        if native_filter:
             candidates = await driver.find(collection, matching, None if sorts else limit)
         else:
             candidates = await scan_matching(driver, collection, query, None if sorts else limit)
@@ -107,7 +108,7 @@ class Finder:
         position = position_of(query.order_by, last.id, last.body)
         return Page(items, encode_find_cursor(collection, query, position))
 
-    def _warn(self, collection: str, query: Query) -> None:
+    def _warn(self, collection: str, query: Query, *, scanned: bool) -> None:
         shape = (
             collection,
             tuple(sorted({(c.segments, c.operator) for c in query.conditions})),
@@ -118,9 +119,12 @@ class Finder:
         if len(self._warned) < _WARNED_LIMIT:
             self._warned.add(shape)
         logger.warning(
-            "find on %r ran as a filtered scan in asyncdb: the %s backend cannot run this "
-            "query natively. The index meant to serve it: %s",
+            "find on %r %s: the %s backend cannot run this query natively. The index "
+            "meant to serve it: %s",
             collection,
+            "ran as a filtered scan of the collection"
+            if scanned
+            else "was ordered and paged in asyncdb after the backend's filter",
             self._driver.name,
             index_call(collection, query),
         )

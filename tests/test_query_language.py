@@ -153,6 +153,10 @@ async def test_a_scan_is_logged_once_per_shape(
     assert len(logged) == 2, logged
     assert "ensure_index('col', ['n'])" in logged[0]
     assert "ensure_index('col', ['n'], order_by=['n'])" in logged[1]
+    assert "filtered scan of the collection" in logged[0]
+    with caplog.at_level(logging.WARNING, logger="asyncdb"):
+        await db.find("col", {"g": 1}, order_by=["-n"])
+    assert "after the backend's filter" in caplog.records[-1].getMessage()
 
 
 async def test_a_native_filter_is_ordered_by_the_face(counted: Any) -> None:
