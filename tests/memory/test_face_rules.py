@@ -33,7 +33,7 @@ ITEMS = "items"
 # --------------------------------------------------------------------------------------------
 
 WRONG_CALLS: dict[str, Any] = {
-    "ensure_index": lambda db: db.ensure_index(ITEMS, ["a"], order_by="a"),
+    "ensure_index": lambda db: db.ensure_index(ITEMS, ["a"], unique=True),
     "get": lambda db: db.get(ITEMS),
     "save": lambda db: db.save(ITEMS, "a", {}, if_rev="1-a"),
     "create": lambda db: db.create(ITEMS, "a"),
@@ -65,13 +65,13 @@ async def test_a_wrong_argument_on_a_closed_service_is_still_a_type_error() -> N
     db = DatabaseService(MemoryDriver())
     await db.aclose()
     with pytest.raises(TypeError):
-        await db.ensure_index(ITEMS, ["a"], order_by="a")  # type: ignore[call-arg]
+        await db.ensure_index(ITEMS, ["a"], unique=True)  # type: ignore[call-arg]
 
 
 def test_the_sync_facade_passes_the_type_error_through() -> None:
     with SyncDatabaseService(DatabaseService(MemoryDriver())) as sdb:
         with pytest.raises(TypeError):
-            sdb.ensure_index(ITEMS, ["a"], order_by="a")  # type: ignore[call-arg]
+            sdb.ensure_index(ITEMS, ["a"], unique=True)  # type: ignore[call-arg]
         sdb.ensure_index(ITEMS, ["a"])
 
 
