@@ -27,7 +27,7 @@ from asyncdb._documents import (
     MAX_KEY_BYTES,
 )
 from asyncdb._evaluate import Position, json_equal, matches
-from asyncdb.errors import InvalidQueryError
+from asyncdb.errors import InvalidQueryError, UnindexedQueryError
 
 __all__ = [
     "EQUALITY_OPERATORS",
@@ -52,11 +52,6 @@ MAX_ORDER_FIELDS: Final = 4
 EQUALITY_OPERATORS: Final = frozenset({"$eq", "$in"})
 RANGE_OPERATORS: Final = frozenset({"$gt", "$gte", "$lt", "$lte"})
 OPERATORS: Final = EQUALITY_OPERATORS | RANGE_OPERATORS | {"$ne", "$exists"}
-
-
-class UnindexedQueryError(InvalidQueryError):
-    """``strict=True`` and the backend cannot run this query natively (422): asyncdb would
-    have answered it from a filtered scan."""
 
 
 @dataclass(frozen=True, slots=True)

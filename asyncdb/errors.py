@@ -24,6 +24,7 @@ __all__ = [
     "ReadOnlyError",
     "ServiceClosedError",
     "SyncFacadeMisuseError",
+    "UnindexedQueryError",
     "ValidationError",
     "WriteOutcomeUnknownError",
     "WrongEventLoopError",
@@ -75,6 +76,11 @@ class InvalidDocumentError(ValidationError):
 
 class InvalidQueryError(ValidationError):
     """A ``find`` filter, projection or limit that the portable query language refuses."""
+
+
+class UnindexedQueryError(InvalidQueryError):
+    """``strict=True`` and the backend cannot run this query natively (422): asyncdb would
+    have answered it from a filtered scan."""
 
 
 class InvalidExportError(ValidationError):

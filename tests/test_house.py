@@ -107,6 +107,7 @@ TOP_LEVEL = {
     "Settings",
     "SyncDatabaseService",
     "SyncFacadeMisuseError",
+    "UnindexedQueryError",
     "ValidationError",
     "WriteOutcome",
     "WriteOutcomeUnknownError",
