@@ -84,9 +84,12 @@ class Transport:
         max_retries: int,
         client: asyncpg.Pool | None = None,
     ) -> None:
-        if dsn is None and client is None:
+        if dsn is not None:
+            self.address = parse_dsn(dsn)
+        elif client is not None:
+            self.address = _shown_pool(client)
+        else:
             raise ConfigurationError("POSTGRES_URL is not set (postgresql://user:pw@host/db)")
-        self.address = parse_dsn(dsn) if dsn is not None else _shown_pool(client)  # type: ignore[arg-type]
         self.table = table
         self.policy = RetryPolicy(max_retries=max_retries, base_delay=0.05, max_delay=2.0)
         self._pool_size = pool_size
