@@ -172,12 +172,13 @@ def prepare_document(
     ``DocumentTooLargeError`` when the portable measure exceeds ``max_bytes`` (``None``:
     the caller checks the size itself, as the face does with ``DATABASE_SIZE_LIMIT=native``).
     """
-    if type(doc) is not dict and _is_model(doc):
-        doc = doc.model_dump(mode="json", by_alias=True)
-    if not isinstance(doc, Mapping):
-        raise InvalidDocumentError(
-            f"a document must be a JSON object (dict), not {type(doc).__name__}"
-        )
+    if type(doc) is not dict:  # the common case skips both checks below
+        if _is_model(doc):
+            doc = doc.model_dump(mode="json", by_alias=True)
+        if not isinstance(doc, Mapping):
+            raise InvalidDocumentError(
+                f"a document must be a JSON object (dict), not {type(doc).__name__}"
+            )
     rev: str | None = None
     fields: Mapping[Any, Any] = doc  # the walk copies it: nothing here is kept
     if "_id" in doc or "_rev" in doc:
@@ -205,7 +206,8 @@ def prepare_document(
         raise InvalidDocumentError(refusal.reason, _path_of(refusal.path)) from None
     # The id counts like a top-level string field: drivers that store an escaped or
     # digested id keep the original in the document too, and it must still fit.
-    size = walker.size + len("_id") + 2 + _utf8_length_or_zero(doc_id) + 1
+    id_bytes = len(doc_id) if doc_id.isascii() else _utf8_length_or_zero(doc_id)
+    size = walker.size + len("_id") + 2 + id_bytes + 1
     if max_bytes is not None and size > max_bytes:
         raise DocumentTooLargeError(
             f"document {_shown(doc_id)} measures {size} bytes; the limit is {max_bytes}"
