@@ -13,8 +13,6 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import anyio
-
 from asyncdb._bulk import chunks, id_list, plan_deletes, plan_writes
 from asyncdb._cursor import decode_cursor, encode_cursor
 from asyncdb._documents import (
@@ -30,7 +28,7 @@ from asyncdb._query import index_fields, parse_query
 from asyncdb._results import BulkResult, Page
 from asyncdb._retry import RetryPolicy
 from asyncdb._sizes import SizeGuard
-from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest
+from asyncdb.drivers.base import DeleteRequest, Driver, Record, WriteRequest, for_each_concurrently
 from asyncdb.errors import (
     BackendError,
     ConflictError,
@@ -378,15 +376,7 @@ class DatabaseService:
             for chunk in chunks:
                 await work(chunk)
             return
-        limiter = anyio.CapacityLimiter(self._driver.limits.max_concurrency)
-
-        async def limited(chunk: Any) -> None:
-            async with limiter:
-                await work(chunk)
-
-        async with anyio.create_task_group() as group:
-            for chunk in chunks:
-                group.start_soon(limited, chunk)
+        await for_each_concurrently(self._driver.limits.max_concurrency, chunks, work)
 
     # -- queries and administration --------------------------------------------------------
     @guarded

@@ -151,6 +151,10 @@ class Driver(abc.ABC):
         """A one-line description without secrets, for logs and ``repr``."""
         return self.name
 
+    def __repr__(self) -> str:
+        # describe() holds no secret, so the repr of any driver is safe to log.
+        return f"<{type(self).__name__} {self.describe()}>"
+
     def native_document_size(self, doc_id: str, body: Body) -> int:
         """The size of the stored document by the backend's own measure, in bytes (checked
         against ``limits.native_document_bytes`` under ``DATABASE_SIZE_LIMIT=native``).

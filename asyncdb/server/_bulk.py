@@ -6,8 +6,8 @@ Their paths cannot collide with a document: a document route never answers POST.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -36,25 +36,29 @@ from asyncdb.server._validation import Schemas, generated_id, strip_secrets, val
 __all__ = ["router"]
 
 router = APIRouter()
+Route = TypeVar("Route", bound=Callable[..., Any])
 
 
-@router.post(
-    "/v1/{collection}/_bulk_get",
-    response_model=BulkGetOut,
-    responses=_errors(415, 422, 503),
-    summary="Read many documents by id",
-)
+def _collection_call(
+    name: str, model: type[Any], summary: str, *statuses: int
+) -> Callable[[Route], Route]:
+    """``POST /v1/{collection}/<name>``: a call on a whole collection, answered by
+    ``model``, with the error statuses it can give in its OpenAPI description."""
+    return router.post(
+        f"/v1/{{collection}}/{name}",
+        response_model=model,
+        responses=_errors(*statuses),
+        summary=summary,
+    )
+
+
+@_collection_call("_bulk_get", BulkGetOut, "Read many documents by id", 415, 422, 503)
 async def bulk_get(collection: Collection, request: BulkGetIn, db: Database) -> JSONResponse:
     """``{id: document or null}`` (reads by id: secret fields included)."""
     return JSONResponse({"documents": await db.get_many(collection, request.ids)})
 
 
-@router.post(
-    "/v1/{collection}/_bulk_save",
-    response_model=BulkOut,
-    responses=_errors(413, 415, 422, 503),
-    summary="Save many documents",
-)
+@_collection_call("_bulk_save", BulkOut, "Save many documents", 413, 415, 422, 503)
 async def bulk_save(
     collection: Collection, request: BulkSaveIn, db: Database, schemas: SchemaSet
 ) -> JSONResponse:
@@ -117,23 +121,13 @@ async def _stored_kept_fields(
     }
 
 
-@router.post(
-    "/v1/{collection}/_bulk_delete",
-    response_model=BulkOut,
-    responses=_errors(415, 422, 503),
-    summary="Delete many documents",
-)
+@_collection_call("_bulk_delete", BulkOut, "Delete many documents", 415, 422, 503)
 async def bulk_delete(collection: Collection, request: BulkDeleteIn, db: Database) -> JSONResponse:
     """One outcome per item; missing documents succeed; ``_rev`` makes a delete conditional."""
     return JSONResponse({"results": _outcomes(await db.delete_many(collection, request.ids))})
 
 
-@router.post(
-    "/v1/{collection}/_find",
-    response_model=FindOut,
-    responses=_errors(400, 415, 422, 503),
-    summary="Find documents: filter, order, page",
-)
+@_collection_call("_find", FindOut, "Find documents: filter, order, page", 400, 415, 422, 503)
 async def find(
     collection: Collection, request: FindIn, db: Database, schemas: SchemaSet
 ) -> JSONResponse:

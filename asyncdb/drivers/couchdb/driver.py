@@ -140,9 +140,6 @@ class CouchDBDriver(BulkOps, FindOps):
         user = f" as {address.user!r}" if address.user is not None else ""
         return f"couchdb {address.redacted}{user}"
 
-    def __repr__(self) -> str:
-        return f"<CouchDBDriver {self.describe()}>"
-
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         self._transport.session()

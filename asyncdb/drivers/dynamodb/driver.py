@@ -175,9 +175,6 @@ class DynamoDBDriver(BulkOperations, Driver):
         transport = self._transport
         return f"dynamodb ({transport.region}, {_redacted(transport.endpoint_url)})"
 
-    def __repr__(self) -> str:
-        return f"<DynamoDBDriver {self.describe()}>"
-
     def native_document_size(self, doc_id: str, body: Body) -> int:
         """The item's size by DynamoDB's measure (attribute names and values), with the
         key, revision and marker attributes that asyncdb adds."""

@@ -114,9 +114,6 @@ class PostgresDriver(BulkOps, FindOps):
         user = f" as {address.user!r}" if address.user is not None else ""
         return f"postgres {address.shown}{user}, table {self._table.name}"
 
-    def __repr__(self) -> str:
-        return f"<PostgresDriver {self.describe()}>"
-
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         """Connect and check the table: a wrong password (``AuthenticationError``), an

@@ -122,9 +122,6 @@ class SQLiteDriver(BulkOps, FindOps):
     def describe(self) -> str:
         return f"sqlite {self._transport.where.removeprefix('SQLite ')}"
 
-    def __repr__(self) -> str:
-        return f"<SQLiteDriver {self.describe()}>"
-
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         await self._transport.connection()
