@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from asyncdb._documents import SIZE_LIMITS, _shown, validate_prefix
@@ -36,35 +36,35 @@ class Settings(BaseSettings):
 
     database_provider: str = Field(
         default="memory",
-        validation_alias=AliasChoices("DATABASE_PROVIDER", "database_provider"),
+        validation_alias="DATABASE_PROVIDER",
         description="memory, couchdb, firestore, dynamodb, or a provider from an entry point",
     )
     database_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        validation_alias="DATABASE_URL",
         description="a provider URL (memory://, couchdb://..., dynamodb://..., firestore://...); "
         "it sets the provider and its connection settings",
     )
     collection_prefix: str = Field(
         default="",
-        validation_alias=AliasChoices("DATABASE_COLLECTION_PREFIX", "collection_prefix"),
+        validation_alias="DATABASE_COLLECTION_PREFIX",
         description="prepended to every collection name, to share one account",
     )
     request_timeout: float = Field(
         default=30.0,
         gt=0,
-        validation_alias=AliasChoices("DATABASE_REQUEST_TIMEOUT", "request_timeout"),
+        validation_alias="DATABASE_REQUEST_TIMEOUT",
         description="seconds before a backend request counts as failed",
     )
     max_retries: int = Field(
         default=4,
         ge=0,
-        validation_alias=AliasChoices("DATABASE_MAX_RETRIES", "max_retries"),
+        validation_alias="DATABASE_MAX_RETRIES",
         description="retries of transient backend failures, with back-off",
     )
     size_limit: Literal["portable", "native"] = Field(
         default="portable",
-        validation_alias=AliasChoices("DATABASE_SIZE_LIMIT", "size_limit"),
+        validation_alias="DATABASE_SIZE_LIMIT",
         description="portable: 400,000 bytes by the contract's measure on every backend; "
         "native: each backend's own limit by its own measure",
     )

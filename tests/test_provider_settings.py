@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from asyncdb import Settings, create_database_service
 from asyncdb import _registry as registry
@@ -22,12 +22,8 @@ class RocketSettings(DriverSettings):
 
     url_schemes: ClassVar[tuple[str, ...]] = ("rocket",)
 
-    rocket_host: str = Field(
-        default="localhost", validation_alias=AliasChoices("ROCKET_HOST", "rocket_host")
-    )
-    rocket_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("ROCKET_TOKEN", "rocket_token")
-    )
+    rocket_host: str = Field(default="localhost", validation_alias="ROCKET_HOST")
+    rocket_token: SecretStr | None = Field(default=None, validation_alias="ROCKET_TOKEN")
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from asyncdb._urls import redact_url
 from asyncdb.drivers.settings import DriverSettings, ProviderURL
@@ -25,15 +25,11 @@ class CouchDBSettings(DriverSettings):
 
     couchdb_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("COUCHDB_URL", "couchdb_url"),
+        validation_alias="COUCHDB_URL",
         description="the server, e.g. http://127.0.0.1:5984 (required)",
     )
-    couchdb_user: str | None = Field(
-        default=None, validation_alias=AliasChoices("COUCHDB_USER", "couchdb_user")
-    )
-    couchdb_password: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("COUCHDB_PASSWORD", "couchdb_password")
-    )
+    couchdb_user: str | None = Field(default=None, validation_alias="COUCHDB_USER")
+    couchdb_password: SecretStr | None = Field(default=None, validation_alias="COUCHDB_PASSWORD")
 
     def where(self) -> str:
         url = self.couchdb_url

@@ -8,7 +8,7 @@ import re
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from asyncdb._urls import redact_url
 from asyncdb.drivers.settings import DriverSettings, ProviderURL
@@ -30,26 +30,16 @@ class DynamoDBSettings(DriverSettings):
         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or AWS_PROFILE"
     )
 
-    dynamodb_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("DYNAMODB_REGION", "dynamodb_region")
-    )
+    dynamodb_region: str = Field(default="us-east-1", validation_alias="DYNAMODB_REGION")
     dynamodb_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("DYNAMODB_ENDPOINT_URL", "dynamodb_endpoint_url"),
+        default=None, validation_alias="DYNAMODB_ENDPOINT_URL"
     )
-    aws_access_key_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "aws_access_key_id")
-    )
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY"
     )
-    aws_session_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN", "aws_session_token")
-    )
-    aws_profile: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_PROFILE", "aws_profile")
-    )
+    aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN")
+    aws_profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
 
     @field_validator("dynamodb_region")
     @classmethod

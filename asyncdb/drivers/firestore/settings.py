@@ -24,28 +24,18 @@ class FirestoreSettings(DriverSettings):
     credential_variables: ClassVar[str] = "GOOGLE_APPLICATION_CREDENTIALS"
 
     firestore_emulator_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST", "firestore_emulator_host"),
+        default=None, validation_alias="FIRESTORE_EMULATOR_HOST"
     )
     google_cloud_project: str | None = Field(
         default=None,
         validation_alias=AliasChoices(
-            "GOOGLE_CLOUD_PROJECT",
-            "GCLOUD_PROJECT",
-            "FIRESTORE_PROJECT_ID",
-            "google_cloud_project",
+            "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "FIRESTORE_PROJECT_ID"
         ),
     )
     google_application_credentials: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "GOOGLE_APPLICATION_CREDENTIALS", "google_application_credentials"
-        ),
+        default=None, validation_alias="GOOGLE_APPLICATION_CREDENTIALS"
     )
-    firestore_database: str = Field(
-        default="(default)",
-        validation_alias=AliasChoices("FIRESTORE_DATABASE", "firestore_database"),
-    )
+    firestore_database: str = Field(default="(default)", validation_alias="FIRESTORE_DATABASE")
 
     def where(self) -> str:
         host = self.firestore_emulator_host

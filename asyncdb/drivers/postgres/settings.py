@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from asyncdb._urls import redact_url
 from asyncdb.drivers.settings import DriverSettings, ProviderURL
@@ -25,12 +25,12 @@ class PostgresSettings(DriverSettings):
 
     postgres_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("POSTGRES_URL", "postgres_url"),
+        validation_alias="POSTGRES_URL",
         description="postgresql://user:password@host:port/database (required)",
     )
     postgres_table: str = Field(
         default="asyncdb_documents",
-        validation_alias=AliasChoices("POSTGRES_TABLE", "postgres_table"),
+        validation_alias="POSTGRES_TABLE",
         description="the table that holds every collection: 'table' or 'schema.table'",
     )
 

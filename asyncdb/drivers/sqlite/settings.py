@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 from urllib.parse import unquote
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from asyncdb.drivers.settings import DriverSettings, ProviderURL
 from asyncdb.errors import ConfigurationError
@@ -31,19 +31,19 @@ class SQLiteSettings(DriverSettings):
 
     sqlite_path: str = Field(
         default=DEFAULT_SQLITE_PATH,
-        validation_alias=AliasChoices("SQLITE_PATH", "sqlite_path"),
+        validation_alias="SQLITE_PATH",
         description="the database file; its folder is created when missing",
     )
     sqlite_busy_timeout: float = Field(
         default=5.0,
         gt=0,
-        validation_alias=AliasChoices("SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout"),
+        validation_alias="SQLITE_BUSY_TIMEOUT",
         description="seconds a statement waits for another connection's write lock before "
         "it counts as failed (then retried under DATABASE_MAX_RETRIES)",
     )
     sqlite_synchronous: Literal["full", "normal"] = Field(
         default="full",
-        validation_alias=AliasChoices("SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
+        validation_alias="SQLITE_SYNCHRONOUS",
         description="full: every acknowledged write survives a power loss (an fsync per "
         "commit); normal: it survives a crash of the process, not of the machine",
     )
