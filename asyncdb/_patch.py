@@ -26,6 +26,7 @@ from asyncdb._documents import (
     prepare_document,
     validate_revision,
 )
+from asyncdb._query import split_dotted
 from asyncdb.errors import ConflictError, InvalidDocumentError
 
 if TYPE_CHECKING:  # the face imports this module; only its type is needed here
@@ -209,10 +210,11 @@ def _mapping(value: object, operation: str) -> Mapping[Any, Any]:
 
 
 def _dotted(name: object, operation: str) -> FieldPath:
-    """``"owner.name"`` as ``("owner", "name")``."""
+    """``"owner.name"`` as ``("owner", "name")``; ``\\.`` is a literal dot in a key, as
+    in ``find`` (``split_dotted``)."""
     if not isinstance(name, str) or not name:
         raise InvalidDocumentError(f"{operation}: a path is a non-empty string, not {_shown(name)}")
-    keys = name.split(".")
+    keys = split_dotted(name)
     if "" in keys:
         raise InvalidDocumentError(
             f"{operation}: the path {_shown(name)} has an empty key (a dotted path names "

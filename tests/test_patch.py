@@ -170,3 +170,11 @@ def test_the_blocking_facade_patches() -> None:
     with SyncDatabaseService(DatabaseService(MemoryDriver())) as db:
         db.save("items", "p", {"a": {"b": 1}})
         assert db.patch("items", "p", set={"a.c": 2}, unset=["a.b"])["a"] == {"c": 2}
+
+
+async def test_a_patch_path_escapes_a_dot_as_find_does() -> None:
+    async with DatabaseService(MemoryDriver()) as db:
+        await db.save("items", "a", {"a.b": 1, "a": {"b": 10}})
+        patched = await db.patch("items", "a", increment={"a\\.b": 1, "a.b": 5})
+        assert (patched["a.b"], patched["a"]["b"]) == (2, 15)
+        assert [d["_id"] for d in await db.find("items", {"a\\.b": 2, "a.b": 15})] == ["a"]
