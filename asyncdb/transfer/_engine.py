@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from asyncdb._documents import Document, validate_collection_name
+from asyncdb._retry import RetryPolicy
 from asyncdb._service import DatabaseService
 from asyncdb.errors import BackendUnavailableError, first_error
 from asyncdb.transfer._checkpoint import Checkpoint
@@ -99,6 +100,11 @@ async def for_each_page(
         raise first_error(errors) from None
 
 
+#: The pause before writing again what the target could not take (the one retry policy's
+#: back-off: a busy target gets time, and parallel transfers do not come back together).
+_WRITE_PAUSES = RetryPolicy(base_delay=0.2, max_delay=5.0)
+
+
 async def write_batch(target: DatabaseService, collection: str, docs: list[Document]) -> None:
     """Upsert ``docs`` (revisions dropped), retrying what the backend could not take."""
     pending = [{k: v for k, v in doc.items() if k != "_rev"} for doc in docs]
@@ -112,7 +118,7 @@ async def write_batch(target: DatabaseService, collection: str, docs: list[Docum
             logger.error("%d documents of %r could not be written", len(failed), collection)
             result.raise_for_errors()
         pending = [doc for doc in pending if doc["_id"] in failed]
-        await anyio.sleep(0.2 * 2**attempt)
+        await _WRITE_PAUSES.back_off(attempt)
 
 
 async def export_collections(
