@@ -147,8 +147,24 @@ async def _fill(service: DatabaseService, dataset: dict[str, list[dict[str, Any]
             assert result.ok, result.failed[:3]
 
 
+def _targets_of(source: str) -> list[str]:
+    """Two targets per source, around the ring of backends: every backend is a source
+    and twice a target, across twelve distinct pairs. (Every pair, thirty migrations of
+    10,000 documents, was most of the suite's time; a pair has no code of its own — a
+    migration is one backend's reads and another's writes, each proven here.)"""
+    index = BACKENDS.index(source)
+    return [BACKENDS[(index + step) % len(BACKENDS)] for step in (1, 3)]
+
+
+def test_the_ring_reaches_every_backend_from_every_other_side() -> None:
+    pairs = {(source, target) for source in BACKENDS for target in _targets_of(source)}
+    assert len(pairs) == 2 * len(BACKENDS)
+    assert all(source != target for source, target in pairs)
+    assert {target for _, target in pairs} == set(BACKENDS)
+
+
 @pytest.mark.parametrize("source_backend", BACKENDS)
-async def test_migrate_to_every_other_backend_and_round_trip_a_file(
+async def test_migrate_to_two_other_backends_and_round_trip_a_file(
     source_backend: str,
     dataset: dict[str, list[dict[str, Any]]],
     open_service: Callable[[str], Awaitable[DatabaseService]],
@@ -159,9 +175,7 @@ async def test_migrate_to_every_other_backend_and_round_trip_a_file(
     source = await open_service(source_backend)
     await _fill(source, dataset)
     collections = sorted(dataset)
-    for target_backend in BACKENDS:
-        if target_backend == source_backend:
-            continue
+    for target_backend in _targets_of(source_backend):
         target = await open_service(target_backend)
         report = await migrate(source, target, collections)
         pair = f"{source_backend} -> {target_backend}"
