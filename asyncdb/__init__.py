@@ -1,4 +1,5 @@
-"""asyncdb: one awaited document API over memory, CouchDB, Firestore and DynamoDB.
+"""asyncdb: one awaited document API over memory, SQLite, PostgreSQL, CouchDB, Firestore and
+DynamoDB.
 
 Importing asyncdb loads no client library, and neither pydantic nor the event-loop
 machinery: each public name is imported from the module that owns it when it is first
