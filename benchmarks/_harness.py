@@ -54,6 +54,50 @@ async def ops_per_second(
     return max(rates) if repeats < 3 else statistics.median(sorted(rates)[1:])
 
 
+@dataclass(frozen=True)
+class Pair:
+    """Medians of alternating rounds: the rates, and the client CPU microseconds per call."""
+
+    rate: float
+    baseline_rate: float
+    cpu_us: float
+    baseline_cpu_us: float
+
+
+async def paired(
+    face: Callable[[int], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+    *,
+    concurrency: int,
+    count: int,
+    rounds: int,
+    warm_up: bool = False,
+) -> Pair:
+    """``rounds`` alternating runs of ``count`` calls of each side, who goes first changing
+    every round: on a busy machine load drifts, and taking turns exposes both sides to the
+    same drift. ``warm_up`` runs each side once unmeasured first (pools that open
+    connections on demand, statements prepared on first use)."""
+    if warm_up:
+        for operation in (face, raw):
+            await ops_per_second(operation, concurrency * 2, concurrency=concurrency, repeats=1)
+    rates: tuple[list[float], list[float]] = ([], [])
+    cpu: tuple[list[float], list[float]] = ([], [])
+    sides = [(face, 0), (raw, 1)]
+    for round_number in range(rounds):
+        for operation, side in sides if round_number % 2 == 0 else sides[::-1]:
+            started = time.process_time()
+            rates[side].append(
+                await ops_per_second(operation, count, concurrency=concurrency, repeats=1)
+            )
+            cpu[side].append((time.process_time() - started) / count * 1e6)
+    return Pair(
+        statistics.median(rates[0]),
+        statistics.median(rates[1]),
+        statistics.median(cpu[0]),
+        statistics.median(cpu[1]),
+    )
+
+
 def sync_ops_per_second(operation: Callable[[int], object], count: int, repeats: int = 3) -> float:
     """Best-of-``repeats`` rate of ``count`` blocking calls of ``operation(i)``."""
     rates = []

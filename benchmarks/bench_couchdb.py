@@ -15,7 +15,6 @@ import itertools
 import json
 import secrets
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb import CouchDBDriver
 from asyncdb.drivers.couchdb._transport import parse_server_url
 from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks._harness import paired as measure_pair
 from benchmarks.bench_memory import one_kb_document
 from tests.backends.couchdb import couchdb_server
 
@@ -73,19 +73,10 @@ async def paired(
     concurrency: int,
     count: int = COUNT,
 ) -> tuple[float, float]:
-    """Median rates of ``ROUNDS`` alternating runs of ``count`` calls: on a busy machine,
-    load drifts; taking turns exposes both sides to the same drift."""
-    face_rates: list[float] = []
-    raw_rates: list[float] = []
-    face_cpu: list[float] = []
-    raw_cpu: list[float] = []
-    for _ in range(ROUNDS):
-        for operation, rates, cpu in ((face, face_rates, face_cpu), (raw, raw_rates, raw_cpu)):
-            started = time.process_time()
-            rates.append(await ops_per_second(operation, count, concurrency=concurrency, repeats=1))
-            cpu.append((time.process_time() - started) / count * 1e6)
-    CPU_ROWS.append((concurrency, statistics.median(face_cpu), statistics.median(raw_cpu)))
-    return statistics.median(face_rates), statistics.median(raw_rates)
+    """The harness's alternating rounds; the CPU per call is kept for the CPU table."""
+    pair = await measure_pair(face, raw, concurrency=concurrency, count=count, rounds=ROUNDS)
+    CPU_ROWS.append((concurrency, pair.cpu_us, pair.baseline_cpu_us))
+    return pair.rate, pair.baseline_rate
 
 
 async def measure(url: str) -> list[Row]:

@@ -18,7 +18,6 @@ import itertools
 import json
 import secrets
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from asyncdb.drivers.postgres import PostgresDriver
 from asyncdb.drivers.postgres._bulk import _put_many_sql
 from asyncdb.drivers.postgres._tables import Table
 from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks._harness import paired as measure_pair
 from benchmarks.bench_memory import one_kb_document
 from tests.backends.postgres import postgres_server
 
@@ -90,23 +90,12 @@ async def paired(
     concurrency: int,
     count: int = COUNT,
 ) -> tuple[float, float]:
-    """Median rates of ``ROUNDS`` alternating runs of ``count`` calls: on a busy machine,
-    load drifts; taking turns exposes both sides to the same drift."""
-    face_rates: list[float] = []
-    raw_rates: list[float] = []
-    face_cpu: list[float] = []
-    raw_cpu: list[float] = []
-    # One unmeasured round each: the driver's pool opens connections on demand (the raw
-    # pool was opened full), and each connection prepares a statement on first use.
-    for operation in (face, raw):
-        await ops_per_second(operation, concurrency * 2, concurrency=concurrency, repeats=1)
-    for _ in range(ROUNDS):
-        for operation, rates, cpu in ((face, face_rates, face_cpu), (raw, raw_rates, raw_cpu)):
-            started = time.process_time()
-            rates.append(await ops_per_second(operation, count, concurrency=concurrency, repeats=1))
-            cpu.append((time.process_time() - started) / count * 1e6)
-    CPU_ROWS.append((label, statistics.median(face_cpu), statistics.median(raw_cpu)))
-    return statistics.median(face_rates), statistics.median(raw_rates)
+    """The harness's alternating rounds; the CPU per call is kept for the CPU table."""
+    pair = await measure_pair(
+        face, raw, concurrency=concurrency, count=count, rounds=ROUNDS, warm_up=True
+    )
+    CPU_ROWS.append((label, pair.cpu_us, pair.baseline_cpu_us))
+    return pair.rate, pair.baseline_rate
 
 
 async def measure(url: str) -> list[Row]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,8 @@ from asyncdb._service import DatabaseService
 from asyncdb.drivers.sqlite import SQLiteDriver
 from asyncdb.drivers.sqlite._codec import dumps, token
 from asyncdb.drivers.sqlite._tables import create_table, table
-from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks._harness import Row, print_table
+from benchmarks._harness import paired as measure_pair
 from benchmarks.bench_memory import one_kb_document
 
 COUNT = 400
@@ -78,21 +77,10 @@ async def paired(
     concurrency: int,
     count: int = COUNT,
 ) -> tuple[float, float]:
-    """Median rates of ``ROUNDS`` alternating runs of ``count`` calls: on a busy machine,
-    load drifts; taking turns (and changing who goes first) exposes both sides to the same
-    drift."""
-    face_rates: list[float] = []
-    raw_rates: list[float] = []
-    face_cpu: list[float] = []
-    raw_cpu: list[float] = []
-    sides = [(face, face_rates, face_cpu), (raw, raw_rates, raw_cpu)]
-    for round_number in range(ROUNDS):
-        for operation, rates, cpu in sides if round_number % 2 == 0 else sides[::-1]:
-            started = time.process_time()
-            rates.append(await ops_per_second(operation, count, concurrency=concurrency, repeats=1))
-            cpu.append((time.process_time() - started) / count * 1e6)
-    CPU_ROWS.append((label, statistics.median(face_cpu), statistics.median(raw_cpu)))
-    return statistics.median(face_rates), statistics.median(raw_rates)
+    """The harness's alternating rounds; the CPU per call is kept for the CPU table."""
+    pair = await measure_pair(face, raw, concurrency=concurrency, count=count, rounds=ROUNDS)
+    CPU_ROWS.append((label, pair.cpu_us, pair.baseline_cpu_us))
+    return pair.rate, pair.baseline_rate
 
 
 async def measure(folder: Path, synchronous: str) -> list[Row]:
