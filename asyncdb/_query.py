@@ -144,13 +144,15 @@ def parse_query(where: object, fields: object = None, order_by: object = None) -
     return Query(tuple(conditions), _projection(fields), order, ordered=bool(order))
 
 
-def index_fields(fields: object, order_by: object = None) -> tuple[str, ...]:
-    """``ensure_index``'s fields, checked (at least one), and its ``order_by``, checked."""
+def index_fields(
+    fields: object, order_by: object = None
+) -> tuple[tuple[str, ...], tuple[Order, ...]]:
+    """``ensure_index``'s fields, checked (at least one), and its ``order_by``, parsed."""
     projection = _projection(fields)
-    parse_order(order_by)
+    order = parse_order(order_by)
     if not projection:
         raise InvalidQueryError("ensure_index needs at least one field")
-    return projection
+    return projection, order
 
 
 def parse_order(order_by: object) -> tuple[Order, ...]:

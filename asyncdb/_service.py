@@ -420,10 +420,11 @@ class DatabaseService:
     async def ensure_index(
         self, collection: str, fields: Sequence[str], *, order_by: Sequence[str] | None = None
     ) -> None:
-        """Ask the backend for an index on ``fields`` where it needs one (idempotent);
-        ``order_by`` is checked, and not yet used by any driver."""
+        """Ask the backend for an index serving queries on ``fields`` (equality fields,
+        then range fields) in ``order_by``'s order, where it needs one (idempotent)."""
         self._collection(collection)
-        await self._driver.ensure_index(collection, index_fields(fields, order_by))
+        names, order = index_fields(fields, order_by)
+        await self._driver.ensure_index(collection, names, order_by=order)
 
     @guarded
     async def list_collections(self) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from asyncdb import DatabaseService
 from asyncdb._evaluate import MISSING, arrange, position_of, resolve, value_rank
 from asyncdb._find import decode_find_cursor, encode_find_cursor
-from asyncdb._query import Condition, Query, UnindexedQueryError, parse_query
+from asyncdb._query import Condition, Order, Query, UnindexedQueryError, parse_query
 from asyncdb.drivers.base import Driver, Record
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.errors import InvalidCursorError, InvalidQueryError
@@ -26,6 +27,7 @@ class Counting(MemoryDriver):
         super().__init__()
         self.finds: list[Query] = []
         self.scans = 0
+        self.indexes: list[tuple[Sequence[str], Sequence[Order]]] = []
 
     def can_find(self, query: Query) -> bool:
         return Driver.can_find(self, query)
@@ -33,6 +35,11 @@ class Counting(MemoryDriver):
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         self.finds.append(query)
         return await super().find(collection, query, limit)
+
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
+        self.indexes.append((fields, order_by))
 
     async def scan(self, collection: str, *, after: str | None, limit: int) -> Any:
         self.scans += 1
@@ -205,8 +212,14 @@ async def test_the_memory_driver_runs_every_shape_itself(
         assert caplog.records == []
 
 
-async def test_ensure_index_accepts_an_order_and_passes_the_fields(counted: Any) -> None:
-    db, _ = counted
-    await db.ensure_index("col", ["g"], order_by=["-n"])
+async def test_ensure_index_passes_the_fields_and_the_parsed_order(counted: Any) -> None:
+    db, driver = counted
+    await db.ensure_index("col", ["g"], order_by=["-n", "owner.id"])
+    assert driver.indexes == [
+        (("g",), (Order("n", ("n",), True), Order("owner.id", ("owner", "id"))))
+    ]
     with pytest.raises(InvalidQueryError):
         await db.ensure_index("col", [], order_by=["-n"])
+    with pytest.raises(InvalidQueryError):
+        await db.ensure_index("col", ["g"], order_by=["n", "n"])
+    assert len(driver.indexes) == 1

@@ -88,7 +88,9 @@ class BrokenDriver(Driver):
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         raise self.error()
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Any] = ()
+    ) -> None:
         raise self.error()
 
     async def drop_collection(self, collection: str) -> None:

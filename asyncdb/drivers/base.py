@@ -25,7 +25,7 @@ from asyncdb.errors import AsyncDBError
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Query
+    from asyncdb._query import Order, Query
     from asyncdb._settings import Settings
     from asyncdb.drivers.settings import DriverSettings
 
@@ -248,8 +248,12 @@ class Driver(abc.ABC):
         """
         return await scan_matching(self, collection, query, limit)
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:  # noqa: B027
-        """Create an index on ``fields`` where the backend needs one; default: nothing."""
+    async def ensure_index(  # noqa: B027 - optional hook, deliberately empty
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
+        """Create an index on ``fields`` (top-level names), then ``order_by``, where the
+        backend needs one: the shape of the queries it is meant to serve (equality fields,
+        range fields, then the order). Idempotent. Default: nothing."""
 
     async def list_collections(self) -> list[str]:
         """Names of the collections that exist. Optional: the default says the backend

@@ -41,7 +41,7 @@ from asyncdb.drivers.base import (
 )
 
 if TYPE_CHECKING:
-    from asyncdb._query import Query
+    from asyncdb._query import Order, Query
 
 __all__ = ["DriverCall", "DriverWrapper", "Proceed"]
 
@@ -182,8 +182,12 @@ class DriverWrapper(Driver):
         call: DriverCall[list[Record]] = DriverCall("find", collection, (query, limit))
         return await self.around(call, self._forward)
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
-        call: DriverCall[None] = DriverCall("ensure_index", collection, (fields,))
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
+        call: DriverCall[None] = DriverCall(
+            "ensure_index", collection, (fields,), {"order_by": order_by}
+        )
         await self.around(call, self._forward)
 
     async def list_collections(self) -> list[str]:

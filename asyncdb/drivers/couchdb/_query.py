@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asyncdb._query import Query, Scalar
+from asyncdb._query import Order, Query, Scalar
 from asyncdb._retry import Attempts
 from asyncdb.drivers.base import Record
 from asyncdb.drivers.couchdb._codec import MARKER, SAFE_INTEGER
@@ -283,7 +283,9 @@ class FindOps(CouchCore):
             known = self._indexes[collection] = {index for index in found if index is not None}
         return known
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
         # Mango reads '.' in a field name as nesting: such fields are filtered on the
         # client anyway (see ``selector``), so an index on them would serve nothing.
         plain = [name for name in fields if PLAIN_FIELD.fullmatch(name)]

@@ -48,7 +48,7 @@ from asyncdb.errors import (
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Query
+    from asyncdb._query import Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["DynamoDBDriver"]
@@ -370,7 +370,9 @@ class DynamoDBDriver(BulkOperations, Driver):
                 return matches
             params["ExclusiveStartKey"] = last
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
         """Nothing: ``find`` scans with a filter; secondary indexes are out of scope."""
 
     async def list_collections(self) -> list[str]:

@@ -42,7 +42,7 @@ from asyncdb.errors import ConflictError
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Query
+    from asyncdb._query import Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["FirestoreDriver"]
@@ -328,7 +328,9 @@ class FirestoreDriver(BulkMixin, Driver):
                 return matches
             after = documents[-1].name.rpartition("/")[2]
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
         """A no-op: Firestore indexes every field on its own, and equality ``find`` queries
         need no composite index. Composite indexes cannot be created through the data API;
         if Firestore ever asks for one, ``find`` raises an error carrying its link."""

@@ -28,7 +28,7 @@ from asyncdb.drivers.postgres._records import record_of
 if TYPE_CHECKING:
     import asyncpg
 
-    from asyncdb._query import Query
+    from asyncdb._query import Order, Query
     from asyncdb.drivers.postgres._tables import Table
     from asyncdb.drivers.postgres._transport import Transport
 
@@ -98,7 +98,9 @@ class FindOps(Driver):
                 return matches
             after = rows[-1][0]
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
         table = self._table
         for field in dict.fromkeys(fields):
             name = table.qualified_index(field)

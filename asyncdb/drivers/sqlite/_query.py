@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from asyncdb._query import Condition, Query
+from asyncdb._query import Condition, Order, Query
 from asyncdb.drivers.base import Record
 from asyncdb.drivers.sqlite import _ids
 from asyncdb.drivers.sqlite._core import SQLiteCore
@@ -120,7 +120,9 @@ class FindOps(SQLiteCore):
                 return matches
             after = _ids.decode(rows[-1][0])
 
-    async def ensure_index(self, collection: str, fields: Sequence[str]) -> None:
+    async def ensure_index(
+        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+    ) -> None:
         # Fields SQLite's paths cannot name are filtered after the query: no index helps.
         plain = [name for name in fields if plain_field(name)]
         if not plain:
