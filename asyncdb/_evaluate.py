@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from asyncdb._query import Condition, Order, Scalar
@@ -22,6 +22,7 @@ __all__ = [
     "MISSING",
     "Position",
     "arrange",
+    "arrange_records",
     "json_equal",
     "matches",
     "position_of",
@@ -31,6 +32,20 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class Stored(Protocol):
+    """What ``arrange_records`` sorts: a driver's ``Record``, or anything with its id and
+    body."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def body(self) -> Mapping[str, Any]: ...
+
+
+S = TypeVar("S", bound=Stored)
 
 
 class _Missing:
@@ -193,3 +208,15 @@ def arrange(
     keyed.sort(key=lambda pair: pair[0])
     chosen = keyed if limit is None else keyed[:limit]
     return [item for _, item in chosen]
+
+
+def arrange_records(
+    records: Iterable[S], order: Sequence[Order], *, after: Position | None, limit: int | None
+) -> list[S]:
+    """``arrange`` for records (a driver's ``Record``s): their ``id`` and ``body`` are what
+    the order reads."""
+    return arrange(records, order, after=after, limit=limit, identify=_id_and_body)
+
+
+def _id_and_body(record: Stored) -> tuple[str, Mapping[str, Any]]:
+    return record.id, record.body

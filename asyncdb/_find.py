@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from asyncdb._documents import Document, validate_document_id
-from asyncdb._evaluate import Position, arrange, position_of
+from asyncdb._evaluate import Position, arrange_records, position_of
 from asyncdb._query import RANGE_OPERATORS, Query, UnindexedQueryError
 from asyncdb._results import Page
 from asyncdb.drivers.base import Driver, Record, scan_matching
@@ -85,13 +85,7 @@ class Finder:
             candidates = await scan_matching(driver, collection, query, None if sorts else limit)
         if not sorts:
             return candidates
-        return arrange(
-            candidates,
-            query.order_by,
-            after=query.after,
-            limit=limit,
-            identify=lambda record: (record.id, record.body),
-        )
+        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
 
     async def page(
         self, collection: str, query: Query, limit: int, cursor: str | None, *, strict: bool

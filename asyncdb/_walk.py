@@ -130,15 +130,8 @@ class _Walker:
                     size += _NUMBER_BYTES
                 elif kind is bool or item is None:
                     size += _SCALAR_BYTES
-                elif kind is float:
-                    size += _NUMBER_BYTES
-                    copy[key] = _checked_float(item)
-                elif kind is dict:
-                    copy[key] = self.map(item, depth + 1)
-                elif kind is list:
-                    copy[key] = self.list(item, depth + 1)
                 else:
-                    copy[key] = self.convert(item, depth + 1)
+                    copy[key] = self.other(item, depth)
             except _Refusal as refusal:
                 refusal.path.insert(0, key)
                 raise
@@ -173,15 +166,8 @@ class _Walker:
                 elif kind is bool or item is None:
                     size += _SCALAR_BYTES
                     copy[key] = item
-                elif kind is float:
-                    size += _NUMBER_BYTES
-                    copy[key] = _checked_float(item)
-                elif kind is dict:
-                    copy[key] = self.map(item, depth + 1)
-                elif kind is list:
-                    copy[key] = self.list(item, depth + 1)
                 else:
-                    copy[key] = self.convert(item, depth + 1)
+                    copy[key] = self.other(item, depth)
             except _Refusal as refusal:
                 refusal.path.insert(0, key if isinstance(key, str) else repr(key))
                 raise
@@ -210,15 +196,8 @@ class _Walker:
                 elif kind is bool or item is None:
                     size += _SCALAR_BYTES
                     append(item)
-                elif kind is float:
-                    size += _NUMBER_BYTES
-                    append(_checked_float(item))
-                elif kind is dict:
-                    append(self.map(item, depth + 1))
-                elif kind is list:
-                    append(self.list(item, depth + 1))
                 else:
-                    append(self.convert(item, depth + 1))
+                    append(self.other(item, depth))
             except _Refusal as refusal:
                 refusal.path.insert(0, index)
                 raise
@@ -245,6 +224,20 @@ class _Walker:
                 self.size += _CONTAINER_BYTES + len(value) * (1 + _NUMBER_BYTES)
                 return list(value)
         return self.list_items(value, depth)
+
+    def other(self, item: Any, depth: int) -> Any:
+        """A value of a container at ``depth`` that is not a str, int, bool or None (the
+        loops above handle those inline, as the hot cases): a float, a nested container,
+        or something to convert."""
+        kind = type(item)
+        if kind is float:
+            self.size += _NUMBER_BYTES
+            return _checked_float(item)
+        if kind is dict:
+            return self.map(item, depth + 1)
+        if kind is list:
+            return self.list(item, depth + 1)
+        return self.convert(item, depth + 1)
 
     def string(self, value: str) -> str:
         length = _utf8_length(value)

@@ -26,7 +26,7 @@ import pickle
 import threading
 from collections.abc import Sequence
 
-from asyncdb._evaluate import arrange
+from asyncdb._evaluate import arrange_records
 from asyncdb._query import Query
 from asyncdb.drivers.base import (
     Body,
@@ -220,13 +220,7 @@ class MemoryDriver(Driver):
                 return []
             records = [Record(doc_id, *self._loaded(docs, doc_id)) for doc_id in docs.ids]
         found = [record for record in records if query.matches(record.body)]
-        return arrange(
-            found,
-            query.order_by,
-            after=query.after,
-            limit=limit,
-            identify=lambda record: (record.id, record.body),
-        )
+        return arrange_records(found, query.order_by, after=query.after, limit=limit)
 
     @staticmethod
     def _loaded(docs: _Collection, doc_id: str) -> tuple[str, Body]:
