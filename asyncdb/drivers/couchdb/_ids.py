@@ -24,11 +24,12 @@ reachable through it (``decode`` returns ``None``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Final
 from urllib.parse import quote
+
+from asyncdb.drivers._digest import digest_key
 
 __all__ = ["DIGEST", "ESCAPE", "MAX_URL_FORM", "Decoded", "decode", "encode", "url_form"]
 
@@ -49,7 +50,7 @@ def encode(doc_id: str) -> str:
     # Cheap bound first: no character takes more than 12 URL characters (4 UTF-8 bytes).
     if (len(key) + 1) * 12 <= MAX_URL_FORM or len(url_form(key)) <= MAX_URL_FORM:
         return key
-    return DIGEST + hashlib.sha256(doc_id.encode()).hexdigest()
+    return digest_key(DIGEST, doc_id)
 
 
 class Decoded:

@@ -11,10 +11,10 @@ contain, so no id is ever mistaken for a digest key and no id needs escaping.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
+from asyncdb.drivers._digest import key_within
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE
 
 __all__ = [
@@ -33,10 +33,7 @@ DIGEST_PREFIX: Final = "\x01sha256:"
 
 def storage_key(doc_id: str) -> str:
     """The hash key that stores the document ``doc_id``."""
-    encoded = doc_id.encode("utf-8")
-    if len(encoded) <= MAX_KEY_BYTES:
-        return doc_id
-    return DIGEST_PREFIX + hashlib.sha256(encoded).hexdigest()
+    return key_within(MAX_KEY_BYTES, DIGEST_PREFIX, doc_id)
 
 
 def is_digest_key(key: str) -> bool:

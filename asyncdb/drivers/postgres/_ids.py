@@ -11,8 +11,9 @@ with a natural id (and these keys sort before every natural one).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
+
+from asyncdb.drivers._digest import key_within
 
 __all__ = ["DIGEST", "MAX_KEY_BYTES", "decode", "encode", "full_id_of"]
 
@@ -23,10 +24,7 @@ DIGEST: Final = "\x01sha256:"
 
 def encode(doc_id: str) -> str:
     """The ``id`` column value of ``doc_id``."""
-    raw = doc_id.encode("utf-8")
-    if len(raw) <= MAX_KEY_BYTES:
-        return doc_id
-    return DIGEST + hashlib.sha256(raw).hexdigest()
+    return key_within(MAX_KEY_BYTES, DIGEST, doc_id)
 
 
 def full_id_of(doc_id: str, key: str) -> str | None:
