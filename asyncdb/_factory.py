@@ -51,10 +51,13 @@ def create_database_service(
     """A new, independent service: over ``driver`` if given, else as ``settings`` say
     (read from the environment when omitted)."""
     if driver is not None:
-        size_limit = "portable" if settings is None else settings.size_limit
-        return DatabaseService(driver, size_limit=size_limit)
+        if settings is None:
+            return DatabaseService(driver)
+        return DatabaseService(driver, size_limit=settings.size_limit, coalesce=settings.coalesce)
     settings = Settings() if settings is None else settings
-    service = DatabaseService(build_driver(settings), size_limit=settings.size_limit)
+    service = DatabaseService(
+        build_driver(settings), size_limit=settings.size_limit, coalesce=settings.coalesce
+    )
     logger.info("asyncdb service created: %s", service.driver.describe())
     return service
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from typing import Any
 
 from asyncdb._bulk import chunks, id_list, plan_deletes, plan_writes
+from asyncdb._coalesce import install as install_coalescing
 from asyncdb._cursor import decode_cursor, encode_cursor
 from asyncdb._documents import (
     Document,
@@ -61,6 +62,8 @@ class DatabaseService:
     Build it with ``create_database_service`` / ``get_database_service`` (from settings) or
     directly over a driver. It owns the driver unless ``close_driver=False``: ``aclose()``
     (or leaving ``async with``) closes it.
+    Concurrent gets and saves go out together as native batches unless ``coalesce=False``
+    (``DATABASE_COALESCE``; docs/performance/coalescing.md).
 
     It runs on one event loop, the first that uses it (its driver's connections belong to
     that loop): a call from another loop raises ``WrongEventLoopError`` instead of hanging.
@@ -73,11 +76,14 @@ class DatabaseService:
         close_driver: bool = True,
         update_attempts: int = DEFAULT_UPDATE_ATTEMPTS,
         size_limit: str = "portable",
+        coalesce: bool = True,
     ) -> None:
         if update_attempts < 1:
             raise ValueError("update_attempts must be at least 1")
         self._sizes = SizeGuard(driver, size_limit)
-        self._driver = driver
+        self._given = driver
+        # coalesce: concurrent gets and saves go out as native batches (asyncdb._coalesce)
+        self._driver = install_coalescing(driver) if coalesce else driver
         self._close_driver = close_driver
         self._update_attempts = update_attempts
         self._closed = False
@@ -93,7 +99,7 @@ class DatabaseService:
     @property
     def driver(self) -> Driver:
         """The driver (with its middleware) this service talks to."""
-        return self._driver
+        return self._given
 
     @property
     def closed(self) -> bool:

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         "native: each backend's own limit by its own measure",
     )
 
+    coalesce: bool = Field(
+        default=True,
+        validation_alias="DATABASE_COALESCE",
+        description="gather concurrent gets and saves into the backend's native batches "
+        "(docs/performance/coalescing.md); false sends every call on its own",
+    )
+
     def provider_fields(self) -> dict[str, Any]:
         """The provider's own fields given to these settings by name (``Settings(
         couchdb_url=...)``) or by ``DATABASE_URL``; the provider's settings class

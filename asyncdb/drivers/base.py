@@ -128,6 +128,12 @@ class Driver(abc.ABC):
     #: The provider's own settings (``asyncdb.drivers.settings.DriverSettings``): the
     #: fields it reads from the environment and the URL schemes it owns. ``None``: none.
     settings_class: ClassVar[type[DriverSettings] | None] = None
+    #: Whether concurrent single calls should be gathered into this driver's batches
+    #: (``asyncdb._coalesce``): worth it over a network, not for a driver without I/O.
+    coalesce_worthwhile: ClassVar[bool] = True
+    #: Whether ``get_many`` leaves out a stored document that ``get`` raises for (a row
+    #: it cannot read): the coalescer then reads a missing id alone, to give get's answer.
+    get_many_skips_unreadable: ClassVar[bool] = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

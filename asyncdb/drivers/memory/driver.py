@@ -86,6 +86,7 @@ class MemoryDriver(Driver):
 
     name = "memory"
     settings_class = MemorySettings
+    coalesce_worthwhile = False  # no I/O: a batch would only add a loop iteration
     # No document size limit of its own (native_document_bytes=None): under
     # DATABASE_SIZE_LIMIT=native the face's cap of 16 MiB applies, by the default measure.
     limits = DriverLimits(

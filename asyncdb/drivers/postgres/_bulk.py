@@ -99,6 +99,10 @@ class _Planned:
 class BulkOps(Driver):
     """``get_many``, ``put_many`` and ``delete_many`` of the PostgreSQL driver."""
 
+    # get_many skips a row that is not a document (one bad row never breaks the read of
+    # the others); get raises for it instead, and coalesced gets must do as get does.
+    get_many_skips_unreadable = True
+
     _transport: Transport
     _table: Table
 

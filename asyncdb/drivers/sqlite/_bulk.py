@@ -33,6 +33,10 @@ def _marks(rows: int, columns: int) -> str:
 class BulkOps(SQLiteCore):
     """``get_many``, ``put_many`` and ``delete_many`` of the SQLite driver."""
 
+    # get_many skips a row that is not a document (one bad row never breaks the read of
+    # the others); get raises for it instead, and coalesced gets must do as get does.
+    get_many_skips_unreadable = True
+
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
         if not ids:
             return {}
