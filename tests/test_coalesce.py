@@ -33,13 +33,6 @@ from asyncdb.errors import (
 from asyncdb.middleware import PrefixMiddleware, StatisticsMiddleware
 from asyncdb.testing.recorder import CallRecorder
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 class Fake(Driver):
     """A driver with native batches that answers from a dict after one loop iteration."""
