@@ -87,15 +87,10 @@ class MemoryDriver(Driver):
     name = "memory"
     settings_class = MemorySettings
     coalesce_worthwhile = False  # no I/O: a batch would only add a loop iteration
-    # No document size limit of its own (native_document_bytes=None): under
-    # DATABASE_SIZE_LIMIT=native the face's cap of 16 MiB applies, by the default measure.
-    limits = DriverLimits(
-        max_get_batch=100,
-        max_write_batch=25,
-        max_concurrency=1,
-        scan_page_size=1000,
-        native_document_bytes=None,
-    )
+    # Fallbacks run one at a time (no I/O to overlap). No document size limit of its own
+    # (the default native_document_bytes=None): under DATABASE_SIZE_LIMIT=native the face's
+    # cap of 16 MiB applies, by the default measure.
+    limits = DriverLimits(max_write_batch=25, max_concurrency=1)
 
     def __init__(self) -> None:
         self._collections: dict[str, _Collection] = {}
