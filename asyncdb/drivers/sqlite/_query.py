@@ -1,135 +1,139 @@
-"""``find`` in SQL: the portable query as a ``WHERE`` of SQLite's JSON functions, and
-``ensure_index`` as expression indexes on the same expressions (so SQLite uses them).
+"""``find`` in SQL, every query natively, and ``ensure_index`` as expression indexes on the
+very expressions ``find`` emits (``_sql``), so SQLite's planner uses them.
 
-Equality is JSON equality, as the contract says. ``json_extract`` alone would not do: it
-answers ``1`` for a stored ``true``, and the JSON text of an object or an array for one.
-So each condition also checks ``json_type``: a number matches an ``integer`` or a ``real``
-of the same value (``1`` matches ``1.0``), a string only ``text``, ``True`` only ``true``,
-``None`` only a stored ``null`` (a missing field has no type, so it matches nothing)::
+A find is one statement per page: the conditions, the contract's order (``ORDER BY`` each
+field's rank and value, then ``id``), the position a ``find_page`` resumes after, and a
+``LIMIT``. Each selected row is filtered again with the reference evaluator
+(``Query.matches``): the SQL selects exactly the matching rows except around strings
+holding U+0000 (where it selects a superset, ``_sql``), and the check costs little next to
+parsing the body, which every read does anyway. When that check drops rows, the next page
+resumes after the last row read, by the sort key SQLite computed for it: memory stays
+bounded by the page and the answer.
 
-    (json_extract(body, '$."n"') IN (?, ?) AND json_type(body, '$."n"') IN ('integer', 'real'))
-
-The SQL may select more than the query matches (an ``$in`` mixing ``True`` and ``1``), and
-a condition SQLite cannot express exactly is left out of it: one on a field its path syntax
-cannot name (``_tables.plain_field``), or on a string holding U+0000 (``json_extract``
-stops at it); every selected row is then filtered again with the face's own
-``Query.matches``, so the answer is exactly that of filtering a scan. Pages are read by id,
-``find_page_size`` rows at a time, until ``limit`` matches are found: memory stays bounded
-by the page and the answer.
+``ensure_index(collection, fields, order_by=...)`` builds one composite expression index:
+the rank and value of each field (equality fields, then range fields), then those of each
+``order_by`` field in its direction, then ``id`` in the direction of the last one. A
+query whose equality conditions pin the leading fields reads the index in order: no sort,
+and ``LIMIT`` stops the read early.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from typing import Any
 
-from asyncdb._query import Condition, Order, Query
+from asyncdb._query import Order, Query, split_dotted
 from asyncdb.drivers.base import Record
-from asyncdb.drivers.sqlite import _ids
 from asyncdb.drivers.sqlite._core import SQLiteCore
-from asyncdb.drivers.sqlite._tables import create_index, json_path, plain_field, table
+from asyncdb.drivers.sqlite._sql import (
+    Field,
+    Params,
+    after_clause,
+    order_sql,
+    position_values,
+    where_sql,
+)
+from asyncdb.drivers.sqlite._tables import TABLE_PREFIX, quoted, table
 from asyncdb.drivers.sqlite._transport import MissingTable
 
-__all__ = ["FindOps", "where_clause"]
+__all__ = ["FindOps", "index_statement", "where_clause"]
 
-_NUMBER_TYPES = ("integer", "real")
-
-
-def where_clause(query: Query) -> tuple[str, list[Any]]:
-    """The SQL condition selecting (at least) the rows ``query`` matches, and its
-    parameters. ``"1"`` (every row) when no condition can be written in SQL."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for condition in query.conditions:
-        if _expressible(condition):
-            sql, values = _condition(condition)
-            parts.append(sql)
-            params.extend(values)
-    return (" AND ".join(parts) if parts else "1"), params
+#: Bumped when the form of the index columns changes, so a new form gets a new name.
+_INDEX_FORM = "2"
 
 
-def _expressible(condition: Condition) -> bool:
-    # Equality and $in on a top-level field only (the queries ``Driver.can_find`` lets
-    # through); anything else is left to the filter after the query, never guessed.
-    if condition.operator not in ("$eq", "$in") or len(getattr(condition, "path", ())) > 1:
-        return False
-    # json_extract returns a string up to its first U+0000 (it is a C string there), so a
-    # value holding one is compared by the filter after the query only.
-    return plain_field(condition.field) and not any(
-        isinstance(value, str) and "\x00" in value for value in condition.values
-    )
+def _direction(descending: bool) -> str:
+    return "DESC" if descending else "ASC"
 
 
-def _condition(condition: Condition) -> tuple[str, list[Any]]:
-    path = json_path(condition.field)
-    extract, kind = f"json_extract(body, {path})", f"json_type(body, {path})"
-    values: list[Any] = []
-    types: set[str] = set()
-    has_null = False
-    for value in condition.values:
-        if value is None:
-            has_null = True
-        elif isinstance(value, bool):  # json_extract answers 1 / 0 for true / false
-            values.append(int(value))
-            types.add("true" if value else "false")
-        elif isinstance(value, str):
-            values.append(value)
-            types.add("text")
-        else:
-            values.append(value)
-            types.update(_NUMBER_TYPES)
-    alternatives: list[str] = []
-    if values:
-        marks = ", ".join("?" * len(values))
-        test = f"= {marks}" if len(values) == 1 else f"IN ({marks})"
-        allowed = ", ".join(f"'{name}'" for name in sorted(types))
-        alternatives.append(f"({extract} {test} AND {kind} IN ({allowed}))")
-    if has_null:
-        alternatives.append(f"{kind} = 'null'")
-    return "(" + " OR ".join(alternatives) + ")", values
+def index_statement(
+    collection: str, fields: Sequence[str], order_by: Sequence[Order]
+) -> str | None:
+    """The ``CREATE INDEX`` serving ``fields`` (dotted paths; equality, then range) and
+    ``order_by``; ``None`` when no field can be indexed."""
+    ordered = [entry.path for entry in order_by]
+    columns: list[str] = []
+    for name in dict.fromkeys(fields):
+        path = tuple(split_dotted(name))
+        field = Field.of(path, None)
+        # A field SQLite's paths cannot name is filtered without an index; a field that
+        # is also ordered is served by its order columns.
+        if field is not None and path not in ordered:
+            columns += [field.rank, field.value]
+    served: list[Order] = []
+    for entry in order_by:
+        field = Field.of(entry.path, None)
+        if field is None:
+            break  # the columns after one the index cannot hold would not serve the order
+        direction = _direction(entry.descending)
+        columns += [f"{field.rank} {direction}", f"{field.value} {direction}"]
+        served.append(entry)
+    if not columns:
+        return None
+    if len(served) == len(order_by):
+        columns.append(f"id {_direction(bool(order_by) and order_by[-1].descending)}")
+    shape = "\x00".join([_INDEX_FORM, *columns])
+    digest = hashlib.sha256(shape.encode("utf-8")).hexdigest()[:16]
+    name = quoted(f"{TABLE_PREFIX}{collection}:q{digest}")
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {table(collection)} ({', '.join(columns)})"
 
 
 class FindOps(SQLiteCore):
     """``find`` and ``ensure_index`` of the SQLite driver."""
 
+    def can_find(self, query: Query) -> bool:
+        return True  # every condition, order and position has its SQL (``_sql``)
+
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
-        where, params = where_clause(query)
+        params = Params()
+        where = where_sql(query, params)
+        components = order_sql(query.order_by, params)
+        if query.after is not None:
+            start = position_values(query.after.keys, query.after.id)
+            where = f"{where} AND {after_clause(components, start, params)}"
+        keys = "".join(f", {c.sql}" for c in components[:-1])
+        order = ", ".join(f"{c.sql} {_direction(c.descending)}" for c in components)
         name = table(collection)
         matches: list[Record] = []
-        after: str | None = None
+        resume: list[object] | None = None
         while True:
-            if after is None:
-                sql = f"SELECT id, rev, body FROM {name} WHERE {where} ORDER BY id LIMIT ?"  # noqa: S608 - quoted names, values bound
-                page_params = [*params, self._find_page_size]
-            else:
-                sql = (
-                    f"SELECT id, rev, body FROM {name} WHERE ({where}) AND id > ? "  # noqa: S608 - quoted names, values bound
-                    "ORDER BY id LIMIT ?"
-                )
-                page_params = [*params, _ids.encode(after), self._find_page_size]
+            size = self._find_page_size
+            if limit is not None:
+                size = min(size, limit - len(matches))
+            page = params.copy()
+            clause = where
+            if resume is not None:
+                clause = f"{where} AND {after_clause(components, resume, page)}"
+            sql = (
+                f"SELECT id, rev, body{keys} FROM {name} WHERE {clause} "  # noqa: S608 - quoted names, escaped paths, values bound
+                f"ORDER BY {order} LIMIT {page.add(size)}"
+            )
             try:
-                rows = await self._transport.rows(sql, page_params, what="find")
+                rows = await self._transport.rows(sql, page.values, what="find")
             except MissingTable:
                 return []
-            for found in self._readable(collection, rows):
+            for found in self._readable(collection, [row[:3] for row in rows]):
                 if query.matches(found.body):
                     matches.append(found)
-                    if limit is not None and len(matches) >= limit:
-                        return matches
-            if len(rows) < self._find_page_size:
+            if len(rows) < size or (limit is not None and len(matches) >= limit):
                 return matches
-            after = _ids.decode(rows[-1][0])
+            last = rows[-1]
+            resume = [*last[3:], last[0]]
 
     async def ensure_index(
         self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
     ) -> None:
-        # Fields SQLite's paths cannot name are filtered after the query: no index helps.
-        plain = [name for name in fields if plain_field(name)]
-        if not plain:
+        sql = index_statement(collection, fields, order_by)
+        if sql is None:
             return
-        sql = create_index(collection, plain)
         try:
             await self._transport.rows(sql, what="ensure_index", writing=True)
         except MissingTable:
             await self._transport.ensure_table(collection)
             await self._transport.rows(sql, what="ensure_index", writing=True)
+
+
+def where_clause(query: Query) -> tuple[str, list[object]]:
+    """The SQL condition ``find`` uses for ``query``, and its parameters (for EXPLAIN)."""
+    params = Params()
+    return where_sql(query, params), params.values
