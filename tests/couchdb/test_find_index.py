@@ -1,7 +1,8 @@
-"""``find`` on CouchDB asks an index made by ``ensure_index`` when the query fixes all of
-its fields, pages through it in ``_id`` order, and falls back to ``_id`` paging when the
-index is gone. Requests are seen at the proxy; the server's ``_explain`` says which index
-it used for them."""
+"""``find`` on CouchDB asks a Mango json index on ``[*fields, _id]`` (one another program
+made: ``ensure_index`` makes views now, see test_native_queries.py) when an unordered
+equality query fixes all of its fields and no view serves it, pages through it in ``_id``
+order, and falls back to ``_id`` paging when the index is gone. Requests are seen at the
+proxy; the server's ``_explain`` says which index it used for them."""
 
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ def _index_listings(proxy: FaultProxy) -> list[Seen]:
     return [s for s in proxy.seen if s.method == "GET" and s.raw_path.endswith("/_index")]
 
 
+async def _mango_index(raw_couch: RawRequest, database: str, fields: list[str]) -> None:
+    """The json index ``Index.for_fields`` describes, made past asyncdb (as another
+    program would), in a database created first if need be."""
+    await raw_couch("PUT", f"/{database}")
+    status, _ = await raw_couch(
+        "POST", f"/{database}/_index", Index.for_fields(fields).definition()
+    )
+    assert status in (200, 201)
+
+
 def _dataset(count: int) -> list[dict[str, Any]]:
     # Every third document matches {"user": "u0", "kind": "a"}; the others differ in one
     # field or both, so that an index on only one of them would not be enough.
@@ -46,7 +57,7 @@ async def test_find_pages_through_the_index_in_id_order(
     make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=7)
-    await db.ensure_index("items", ["user", "kind"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user", "kind"])
     assert (await db.save_many("items", _dataset(200))).ok
     proxy.reset()
     found = await db.find("items", {"kind": "a", "user": "u0"})
@@ -64,20 +75,20 @@ async def test_find_pages_through_the_index_in_id_order(
 
 
 async def test_find_with_a_limit_through_the_index(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+    make_db: Callable[..., DatabaseService], raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=7)
-    await db.ensure_index("items", ["user", "kind"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user", "kind"])
     assert (await db.save_many("items", _dataset(100))).ok
     found = await db.find("items", {"user": "u1", "kind": "b"}, limit=3)
     assert [doc["_id"] for doc in found] == _expected(100, user="u1", kind="b")[:3]
 
 
 async def test_a_query_that_does_not_fix_every_indexed_field_pages_by_id(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=7)
-    await db.ensure_index("items", ["user", "kind"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user", "kind"])
     assert (await db.save_many("items", _dataset(60))).ok
     proxy.reset()
     found = await db.find("items", {"user": "u2"})
@@ -87,11 +98,11 @@ async def test_a_query_that_does_not_fix_every_indexed_field_pages_by_id(
 
 
 async def test_the_narrowest_index_wins(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db()
-    await db.ensure_index("items", ["user"])
-    await db.ensure_index("items", ["user", "kind"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user", "kind"])
     assert (await db.save_many("items", _dataset(30))).ok
     proxy.reset()
     found = await db.find("items", {"user": "u0", "kind": "a", "n": 6})
@@ -101,9 +112,9 @@ async def test_the_narrowest_index_wins(
 
 
 async def test_another_process_finds_the_index_by_listing_once(
-    make_db: Callable[..., DatabaseService], proxy: FaultProxy
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
-    await make_db().ensure_index("items", ["user"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user"])
     db = make_db()  # a driver that did not make the index itself
     assert (await db.save_many("items", _dataset(30))).ok
     proxy.reset()
@@ -118,7 +129,7 @@ async def test_an_index_deleted_behind_the_drivers_back_is_dropped_from_its_plan
     make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
 ) -> None:
     db = make_db(find_page_size=5)
-    await db.ensure_index("items", ["user"])
+    await _mango_index(raw_couch, f"{prefix}items", ["user"])
     assert (await db.save_many("items", _dataset(40))).ok
     assert [d["_id"] for d in await db.find("items", {"user": "u0"})] == _expected(40, user="u0")
     index = Index.for_fields(["user"])

@@ -1,5 +1,9 @@
-"""``find`` and ``ensure_index`` over Mango (``FindOps``), and the translation of a
+"""``find``, ``can_find`` and ``ensure_index`` (``FindOps``), and the translation of a
 ``Query`` to a Mango selector that the server can evaluate.
+
+A query one of the database's views serves (``_views``: made by ``ensure_index``, read by
+``_viewops``) is read from it, in its order and from its position. Any other query that
+``can_find`` accepts is an unordered equality query, sent as a Mango selector:
 
 Pages follow stored keys (``_id``); every result is decoded to the caller's id. The
 selector only has to select a superset of the matches: the driver filters every returned
@@ -25,15 +29,17 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from asyncdb._evaluate import arrange_records
 from asyncdb._query import Order, Query, Scalar
-from asyncdb._retry import Attempts
-from asyncdb.drivers.base import Record
+from asyncdb.drivers.base import Record, scan_matching
 from asyncdb.drivers.couchdb._codec import MARKER, SAFE_INTEGER
-from asyncdb.drivers.couchdb._core import CouchCore, db_path
+from asyncdb.drivers.couchdb._core import db_path
 from asyncdb.drivers.couchdb._errors import reason_of
+from asyncdb.drivers.couchdb._viewops import LISTED_LIMIT, ViewOps
+from asyncdb.drivers.couchdb._views import ViewIndex, best_plan
 from asyncdb.errors import BackendError
 
 __all__ = [
@@ -184,7 +190,7 @@ class _Unknown:
 _UNKNOWN: Final = _Unknown()
 
 
-class FindOps(CouchCore):
+class FindOps(ViewOps):
     """Queries, indexes and the scan bounds they share with ``scan``."""
 
     # The ``endkey`` a scan sends: none on CouchDB (its default covers every id);
@@ -193,12 +199,74 @@ class FindOps(CouchCore):
     # The json indexes ending in ``_id`` of each database, read once per process with
     # the first ``find`` that could use one, and kept up to date by ``ensure_index``.
     _index_cache: dict[str, set[Index]] | None = None
+    _warned_cache: set[tuple[Any, ...]] | None = None
 
     @property
     def _indexes(self) -> dict[str, set[Index]]:
         if self._index_cache is None:
             self._index_cache = {}
         return self._index_cache
+
+    @property
+    def _warned_shapes(self) -> set[tuple[Any, ...]]:
+        """The (database, conditions) of the queries ``find`` warned about (once each)."""
+        if self._warned_cache is None:
+            self._warned_cache = set()
+        return self._warned_cache
+
+    def _forget_indexes(self, collection: str) -> None:
+        """After the database is dropped: its indexes are gone with it."""
+        self._indexes.pop(collection, None)
+        self._views.pop(collection, None)
+        self._views_listed.discard(collection)
+
+    def can_find(self, query: Query, collection: str | None = None) -> bool:
+        """Natively: a query one of the views serves (``_views.best_plan``), or an
+        unordered equality query (Mango). ``Driver.can_find`` names no collection: then a
+        view of that shape on any database counts, and ``find`` on a database without one
+        answers from a filter and sorts in the driver (with a WARNING)."""
+        views = self._views
+        if collection is not None:
+            known: Iterable[ViewIndex] = views.get(collection, ())
+        else:
+            known = {index for indexes in views.values() for index in indexes}
+        return best_plan(known, query) is not None or query.simple
+
+    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+        plan = best_plan(await self._known_views(collection), query)
+        if plan is not None:
+            found = await self._view_find(collection, plan, query, limit)
+            if found is not None:
+                return found
+        if query.simple:
+            return await self._mango_find(collection, query, limit)
+        # can_find answered for another database's view (it names none), or the view
+        # went away: the filter alone, then the order here.
+        shape = (collection, tuple(sorted({(c.segments, c.operator) for c in query.conditions})))
+        if shape not in self._warned_shapes and len(self._warned_shapes) < LISTED_LIMIT:
+            self._warned_shapes.add(shape)
+            logger.warning(
+                "find on %r: no view of this database serves the query; it is filtered "
+                "and sorted in the driver (call ensure_index for this collection)",
+                collection,
+            )
+        sorts = query.ordered or query.after is not None
+        matching = replace(
+            query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
+        )
+        plan = best_plan(self._views.get(collection, ()), matching)
+        candidates = (
+            None if plan is None else await self._view_find(collection, plan, matching, None)
+        )
+        if candidates is None:
+            candidates = (
+                await self._mango_find(collection, matching, None if sorts else limit)
+                if matching.simple
+                else await scan_matching(self, collection, matching, None if sorts else limit)
+            )
+        if not sorts:
+            return candidates if limit is None else candidates[:limit]
+        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
 
     async def _endkey(self) -> str | None:
         if isinstance(self._scan_endkey, _Unknown):
@@ -208,7 +276,9 @@ class FindOps(CouchCore):
             self._scan_endkey = None if "couchdb" in welcome else _UTF16_MAX
         return self._scan_endkey
 
-    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+    async def _mango_find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+        """An unordered query by a Mango selector, paged by ``_id`` (through a json index
+        on ``[*fields, _id]`` when one exists and the query fixes its fields)."""
         base = selector(query)
         most = self._find_page_size
         page_size = most if limit is None else min(most, max(limit, 25))
@@ -286,19 +356,7 @@ class FindOps(CouchCore):
     async def ensure_index(
         self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
     ) -> None:
-        # Mango reads '.' in a field name as nesting: such fields are filtered on the
-        # client anyway (see ``selector``), so an index on them would serve nothing.
-        plain = [name for name in fields if PLAIN_FIELD.fullmatch(name)]
-        if not plain:
-            return
-        index = Index.for_fields(plain)
-        path = f"{db_path(collection)}/_index"
-        # Creating an index that exists already is a no-op, so the attempts' ambiguity
-        # changes nothing here.
-        await self._write(collection, "POST", path, index.definition(), attempts=Attempts())
-        known = self._indexes.get(collection)
-        if known is not None:  # else the first find lists it with the others
-            known.add(index)
+        await self._ensure_view(collection, ViewIndex.for_index(fields, order_by))
 
 
 def _projection(query: Query) -> list[str] | None:

@@ -8,7 +8,9 @@ How the contract maps (details in docs/providers/couchdb.md):
   conditional write on an id the driver has not seen yet is checked first, because
   CouchDB 3.x may create a never-existing id from a made-up revision (``KnownIds``);
 - scans page ``_all_docs`` by key (``startkey``), never by ``skip`` or bookmarks;
-- ``find`` sends a Mango selector and filters the answer again (``_query``);
+- ``find`` reads the views ``ensure_index`` makes, keyed so that CouchDB's collation
+  orders them as the contract does (``_views``), or sends a Mango selector for an
+  unordered equality query; either way it filters the answer again (``_query``);
 - bulk calls use ``_all_docs`` with ``keys`` and ``_bulk_docs`` (``_bulk``).
 """
 
@@ -356,7 +358,7 @@ class CouchDBDriver(BulkOps, FindOps):
         return [name for name in reply.data if isinstance(name, str) and name[:1] != "_"]
 
     async def drop_collection(self, collection: str) -> None:
-        self._indexes.pop(collection, None)
+        self._forget_indexes(collection)
         self._known.forget_database(collection)
         await self._transport.request("DELETE", db_path(collection), passthrough=(404,))
 

@@ -1,0 +1,488 @@
+"""The indexes ``ensure_index`` makes on CouchDB: JavaScript map views whose keys CouchDB's
+collation orders exactly as the contract does (docs/contract.md, "Order"), and the plan
+that turns a ``Query`` into key ranges of such a view.
+
+Why a view of its own: CouchDB collates strings with ICU (``"a" < "B"``), in Mango and in
+views alike, while the contract orders strings by code point. So no string goes into a
+key. The map function (``ViewIndex.source``) emits one row per document, keyed
+
+    [component(v1), ..., component(vn), component(_id)]
+
+where ``component`` of a value is ``[rank]``, ``[4, sign, exponent, mantissa, remainder]``
+for a number or ``[5, [code points...]]`` for a string (ranks as in ``asyncdb._evaluate``:
+missing 0, null 1, false 2, true 3, numbers 4, strings 5, lists 6, maps 7). CouchDB (and
+PouchDB) compare arrays element by element, a shorter prefix first, and numbers by
+value, so a list of code points orders strings by code point and ``"a"`` before
+``"a\u0000"``.
+
+A number is the double nearest it, split into non-negative integers (negative numbers
+complemented), then ``remainder``: the exact ``n - double`` of an integer beyond 2**53
+(stored by ``_codec`` as its decimal string, listed in ``MARKER["i"]``), offset by 2048.
+Two values with the same double are ordered by it, so 64-bit integers order exactly
+against each other and against floats although the view server has only doubles. Keys
+hold integers only, every one below 2**53: pouchdb-server keeps view keys as text and
+reads negative and fractional numbers back inexactly (two close ones could tie), and no
+integer and float of equal value ever meet in Erlang's comparison on CouchDB.
+
+A component of a descending field is complemented: rank ``8 - rank``, each number part
+``max - part``, a string ``[3, [0x110000 - c1, ..., 0x110000 - cn, 0x110001]]`` (the last
+element makes a prefix sort after the longer string). A query whose order is the index's,
+or its exact reverse (``descending=true``), reads the view in order; equality fixes a
+prefix of the key and one range bounds the next component. Bounds are never real keys
+(a real component has a fixed length), so every range is inclusive: ``>= X`` starts at
+``X``, ``> X`` at ``X + [{}]``.
+
+The map function is plain ES5 (``var``, no ``codePointAt``) so that it runs in CouchDB's
+SpiderMonkey or QuickJS and in pouchdb-server, and it reads a document as ``_codec`` and
+``_ids`` decode it: the caller's id (escaped and digest keys), top-level keys ``~asyncdb``
+escaped with one more ``~``, and big-integer strings only where a valid marker lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from asyncdb._evaluate import Position, value_rank
+from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, Order, Query
+
+__all__ = [
+    "DDOC_PREFIX",
+    "VIEW",
+    "ViewIndex",
+    "ViewPlan",
+    "ViewRange",
+    "best_plan",
+    "collate",
+    "component",
+    "same_key",
+]
+
+#: Bump when the map function or the key layout changes: the design document's name
+#: changes with it, so an index of another layout is never read as this one.
+LAYOUT: Final = 1
+DDOC_PREFIX: Final = "_design/asyncdb-ix-"
+VIEW: Final = "ix"
+_NUMBER, _STRING = 4, 5
+#: The number encoding's constants (the map function has them as literals).
+_BIAS, _EXPONENTS, _MANTISSA, _REST, _POINTS = 1100, 2200, 2**52, 2048, 0x110000
+_TOP: Final[dict[str, Any]] = {}  # {} collates after every array: the top of a range
+
+Path = tuple[str, ...]
+
+_MAP_SOURCE: Final = """function (doc) {
+  var C = %(components)s, IDD = %(id_descending)s;
+  var ESC = "~asyncdb~", M = doc["~asyncdb"], id = doc._id, big = null, legacy = false;
+  var SAFE = 9007199254740991, i;
+  function isArr(v) { return Object.prototype.toString.call(v) === "[object Array]"; }
+  function isMap(v) { return v !== null && typeof v === "object" && !isArr(v); }
+  function paths(g) {
+    var j;
+    if (g === undefined || g === null) { return true; }
+    if (!isArr(g)) { return false; }
+    for (j = 0; j < g.length; j++) { if (!isArr(g[j]) || !g[j].length) { return false; } }
+    return true;
+  }
+  function gen(rev) {
+    var m = /^([0-9]+)(-|$)/.exec(typeof rev === "string" ? rev : "");
+    return m ? Number(m[1]) : 0;
+  }
+  function marked(path) {
+    var j, k, p;
+    if (!big) { return false; }
+    for (j = 0; j < big.length; j++) {
+      p = big[j];
+      if (!isArr(p) || p.length !== path.length) { continue; }
+      for (k = 0; k < p.length && p[k] === path[k]; k++) {}
+      if (k === p.length) { return true; }
+    }
+    return false;
+  }
+  function at(path) {
+    var v = doc, j, key;
+    for (j = 0; j < path.length; j++) {
+      if (!isMap(v)) { return undefined; }
+      key = path[j];
+      if (j === 0 && /^~+asyncdb$/.test(key)) { key = "~" + key; }
+      if (!Object.prototype.hasOwnProperty.call(v, key)) { return undefined; }
+      v = v[key];
+    }
+    return v;
+  }
+  function bigNumber(s) {
+    var m = /^(-?)0*([0-9]+)$/.exec(s), digits, d, hi, lo, r = 0;
+    if (!m) { return null; }
+    digits = m[2];
+    d = Number(digits);
+    if (digits.length > 15) {
+      /* n = hi * 1e12 + lo; every step below is exact in doubles (hi < 2**24). */
+      hi = Number(digits.substring(0, digits.length - 12));
+      lo = Number(digits.substring(digits.length - 12));
+      r = lo - (d - hi * 1e12);
+    }
+    if (legacy && d <= SAFE) { return null; }
+    return m[1] ? [-d, -r] : [d, r];
+  }
+  function points(s, down) {
+    var out = [], j, c, n;
+    for (j = 0; j < s.length; j++) {
+      c = s.charCodeAt(j);
+      if (c >= 0xD800 && c <= 0xDBFF && j + 1 < s.length) {
+        n = s.charCodeAt(j + 1);
+        if (n >= 0xDC00 && n <= 0xDFFF) { c = (c - 0xD800) * 0x400 + (n - 0xDC00) + 0x10000; j++; }
+      }
+      out.push(down ? 0x110000 - c : c);
+    }
+    if (down) { out.push(0x110001); }
+    return out;
+  }
+  function number(d, r, down) {
+    /* sign, biased exponent, mantissa bits, remainder: non-negative integers only */
+    var s = 1, e = 0, m = 0, x = d;
+    if (x < 0) { s = 0; x = -x; }
+    if (x > 0) {
+      while (x >= 4294967296) { x /= 4294967296; e += 32; }
+      while (x >= 2) { x /= 2; e += 1; }
+      while (x < 2.3283064365386963e-10) { x *= 4294967296; e -= 32; }
+      while (x < 1) { x *= 2; e -= 1; }
+      e += 1100;
+      m = (x - 1) * 4503599627370496;
+      if (!s) { e = 2200 - e; m = 4503599627370496 - m; }
+    }
+    if (down) { return [4, 1 - s, 2200 - e, 4503599627370496 - m, 2048 - r]; }
+    return [4, s, e, m, r + 2048];
+  }
+  function component(v, down, path) {
+    var n, rank;
+    if (v === undefined) { rank = 0; }
+    else if (v === null) { rank = 1; }
+    else if (v === false) { rank = 2; }
+    else if (v === true) { rank = 3; }
+    else if (typeof v === "number") { return number(v, 0, down); }
+    else if (typeof v === "string") {
+      n = path !== null && marked(path) ? bigNumber(v) : null;
+      if (n) { return number(n[0], n[1], down); }
+      return [down ? 3 : 5, points(v, down)];
+    }
+    else { rank = isArr(v) ? 6 : 7; }
+    return [down ? 8 - rank : rank];
+  }
+  if (typeof id !== "string" || id.charAt(0) === "_") { return; }
+  if (id.indexOf(ESC) === 0) {
+    id = id.substring(ESC.length);
+    if (/^#[0-9a-f]{64}$/.test(id)) {
+      if (!isMap(M) || typeof M.id !== "string") { return; }
+      id = M.id;
+    } else if (id.charAt(0) !== "_" && id.indexOf(ESC) !== 0) { return; }
+  }
+  if (isMap(M)) {
+    legacy = !M.hasOwnProperty("g") && !M.hasOwnProperty("h");
+    if (legacy || (M.g === gen(doc._rev) && paths(M.f) && paths(M.i))) {
+      big = isArr(M.i) ? M.i : null;
+    }
+  }
+  var key = [];
+  for (i = 0; i < C.length; i++) { key.push(component(at(C[i][0]), C[i][1], C[i][0])); }
+  key.push(component(id, IDD, null));
+  emit(key, null);
+}"""
+
+
+def _number(number: int | float, descending: bool) -> list[int]:
+    """``[4, sign, exponent, mantissa, remainder]``: the double nearest ``number`` split
+    into non-negative integers (negative numbers complemented, so that they order
+    backwards by magnitude), then the exact remainder of an integer beyond 2**53. Only
+    integers: pouchdb-server keeps view keys as text and reads negative or fractional
+    numbers back inexactly, which could make two close values tie."""
+    double = float(number)
+    rest = number - int(double) if isinstance(number, int) else 0
+    sign, exponent, mantissa = 1, 0, 0
+    if double:
+        fraction, power = math.frexp(abs(double))  # abs = fraction * 2**power, 0.5 <= f < 1
+        exponent = power - 1 + _BIAS
+        mantissa = int((fraction * 2 - 1) * _MANTISSA)
+        if double < 0:
+            sign, exponent, mantissa = 0, _EXPONENTS - exponent, _MANTISSA - mantissa
+    if descending:
+        return [4, 1 - sign, _EXPONENTS - exponent, _MANTISSA - mantissa, _REST - rest]
+    return [4, sign, exponent, mantissa, rest + _REST]
+
+
+def component(rank: tuple[Any, ...], descending: bool = False) -> list[Any]:
+    """The key component of a value's rank tuple (``asyncdb._evaluate.value_rank``), as
+    the map function emits it."""
+    kind = rank[0]
+    if kind == _NUMBER:
+        return _number(rank[1], descending)
+    if kind == _STRING:
+        if descending:
+            return [8 - _STRING, [*(_POINTS - ord(char) for char in rank[1]), _POINTS + 1]]
+        return [_STRING, [ord(char) for char in rank[1]]]
+    return [8 - kind if descending else kind]
+
+
+def collate(left: Any, right: Any) -> int:
+    """CouchDB's view collation for what keys here hold (numbers, arrays, ``{}``)."""
+    kinds = (_kind(left), _kind(right))
+    if kinds[0] != kinds[1]:
+        return -1 if kinds[0] < kinds[1] else 1
+    if kinds[0] == 2:
+        return int(left > right) - int(left < right)
+    if kinds[0] == 4:
+        for a, b in zip(left, right, strict=False):
+            found = collate(a, b)
+            if found:
+                return found
+        return (len(left) > len(right)) - (len(left) < len(right))
+    return 0
+
+
+def _kind(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int | float):
+        return 2
+    if isinstance(value, str):
+        return 3
+    return 4 if isinstance(value, list) else 5
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def same_key(left: Any, right: Any) -> bool:
+    """Whether two keys are the same, whichever of the equal number forms they hold."""
+    return bool(_canonical(left) == _canonical(right))
+
+
+@dataclass(frozen=True, slots=True)
+class ViewIndex:
+    """One view: the key's components (a path and whether it is descending), then
+    ``_id`` (descending when ``id_descending``)."""
+
+    components: tuple[tuple[Path, bool], ...]
+    id_descending: bool = False
+
+    @classmethod
+    def for_index(cls, fields: Sequence[str], order_by: Sequence[Order]) -> ViewIndex:
+        """The view ``ensure_index(fields, order_by=...)`` makes: the fields not in the
+        order (as given, ascending), then the order, then ``_id`` in the direction of the
+        last order field."""
+        ordered = {o.path for o in order_by}
+        leading = [((name,), False) for name in dict.fromkeys(fields) if (name,) not in ordered]
+        trailing = [(o.path, o.descending) for o in order_by]
+        return cls(tuple(leading + trailing), bool(order_by) and order_by[-1].descending)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "layout": LAYOUT,
+            "components": [[list(path), descending] for path, descending in self.components],
+            "id_descending": self.id_descending,
+        }
+
+    @property
+    def source(self) -> str:
+        # ensure_ascii: U+2028/U+2029 end a string literal in ES5 source.
+        components = json.dumps(self.meta["components"], ensure_ascii=True)
+        return _MAP_SOURCE % {
+            "components": components,
+            "id_descending": "true" if self.id_descending else "false",
+        }
+
+    @property
+    def ddoc_id(self) -> str:
+        text = json.dumps([self.meta, self.source], ensure_ascii=True, sort_keys=True)
+        return DDOC_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def design(self) -> dict[str, Any]:
+        """The design document (without ``_id``/``_rev``)."""
+        return {
+            "language": "javascript",
+            "views": {VIEW: {"map": self.source}},
+            "asyncdb": self.meta,
+        }
+
+    @classmethod
+    def from_design(cls, doc_id: object, doc: object) -> ViewIndex | None:
+        """The index a listed design document describes, if it is one of ours of this
+        layout and unchanged (its id is the digest of what it holds)."""
+        meta = doc.get("asyncdb") if isinstance(doc, Mapping) else None
+        if not isinstance(meta, Mapping) or meta.get("layout") != LAYOUT:
+            return None
+        raw, id_descending = meta.get("components"), meta.get("id_descending")
+        if not isinstance(raw, list) or not isinstance(id_descending, bool):
+            return None
+        parts: list[tuple[Path, bool]] = []
+        for entry in raw:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], bool)):
+                return None
+            path, descending = entry
+            if not (isinstance(path, list) and path and all(isinstance(p, str) for p in path)):
+                return None
+            parts.append((tuple(path), descending))
+        index = cls(tuple(parts), id_descending)
+        views = doc.get("views") if isinstance(doc, Mapping) else None
+        view = views.get(VIEW) if isinstance(views, Mapping) else None
+        if index.ddoc_id != doc_id or not isinstance(view, Mapping):
+            return None
+        return index if view.get("map") == index.source else None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRange:
+    """One read of the view: keys from ``start`` to ``end`` (both inclusive, in the read's
+    direction), less the row keyed ``skip`` (the position a page resumes after)."""
+
+    start: list[Any]
+    end: list[Any]
+    skip: list[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPlan:
+    """How a query reads one view: its ranges, in which direction, and whether the
+    ranges' rows must be merged into the query's order (several ``$in`` values)."""
+
+    index: ViewIndex
+    ranges: tuple[ViewRange, ...]
+    descending: bool
+    fixed: int  # how many leading components equality fixes
+    bounded: bool  # whether a range bounds the next component
+
+    @property
+    def merge(self) -> bool:
+        return len(self.ranges) > 1
+
+
+def best_plan(indexes: Iterable[ViewIndex], query: Query) -> ViewPlan | None:
+    """The plan that narrows the read the most, of the views that serve ``query``."""
+    plans = [p for p in (_plan(index, query) for index in indexes) if p is not None]
+    return max(
+        plans,
+        key=lambda p: (p.fixed + p.bounded, -len(p.index.components), p.index.ddoc_id),
+        default=None,
+    )
+
+
+def _plan(index: ViewIndex, query: Query) -> ViewPlan | None:
+    by_path: dict[Path, list[Condition]] = {}
+    for condition in query.conditions:
+        by_path.setdefault(condition.segments, []).append(condition)
+    fixed: list[tuple[Any, ...]] = []  # the values each leading component may take
+    for path, _ in index.components:
+        equal = [c for c in by_path.get(path, ()) if c.operator in EQUALITY_OPERATORS]
+        if not equal:
+            break
+        fixed.append(equal[0].values)
+    rest = index.components[len(fixed) :]
+    bounds = (
+        [c for c in by_path.get(rest[0][0], ()) if c.operator in RANGE_OPERATORS] if rest else []
+    )
+    sorted_query = query.ordered or query.after is not None
+    descending = False
+    if sorted_query:
+        # An order field that equality fixes orders nothing within a range (and several
+        # $in ranges are merged in the query's order): only the others must match.
+        single = {
+            path
+            for (path, _), values in zip(index.components, fixed, strict=False)
+            if len(values) == 1
+        }
+        wanted = [(o.path, o.descending) for o in query.order_by if o.path not in single]
+        leading = {path for path, _ in index.components[: len(fixed)]}
+        while wanted and wanted[0][0] in leading:
+            del wanted[0]
+        wanted.append((("_id",), bool(query.order_by) and query.order_by[-1].descending))
+        have = [*rest, (("_id",), index.id_descending)]
+        flipped = [(path, not down) for path, down in have]
+        if wanted not in (have, flipped):
+            return None
+        descending = wanted != have
+    elif not fixed and not bounds:
+        return None  # nothing bounds the read: that would be a scan of the view
+    if not fixed and not bounds and query.conditions:
+        return None  # an ordered walk of the whole view, filtered: not what an index is for
+    ranges: list[ViewRange] = []
+    for values in itertools.product(*fixed):
+        prefix = [
+            component(value_rank(v), down)
+            for v, (_, down) in zip(values, index.components, strict=False)
+        ]
+        low, high = _bounds(prefix, rest[0][1] if rest else False, bounds)
+        start, end, skip = (high, low, None) if descending else (low, high, None)
+        side = 0 if query.after is None else _side(index, values, query, query.after)
+        if side < 0:
+            continue  # this $in value's rows all come before the position
+        if query.after is not None and side == 0:
+            resume = _resume_key(index, prefix, query, query.after)
+            # The read goes on from the page's last row (dropped), unless the range
+            # starts further on.
+            if collate(resume, start) * (-1 if descending else 1) > 0:
+                start, skip = resume, resume
+        order = collate(start, end)
+        if (order > 0 and not descending) or (order < 0 and descending):
+            continue  # an empty range (CouchDB refuses a reversed one)
+        ranges.append(ViewRange(start, end, skip))
+    return ViewPlan(index, tuple(ranges), descending, len(fixed), bool(bounds))
+
+
+def _bounds(
+    prefix: list[Any], descending: bool, bounds: Sequence[Condition]
+) -> tuple[list[Any], list[Any]]:
+    """The lowest and highest key of the rows under ``prefix`` whose next component
+    satisfies ``bounds`` (type-bracketed, as the reference evaluator's ranges are)."""
+    if not bounds:
+        return prefix, [*prefix, _TOP]
+    kind = _STRING if isinstance(bounds[0].values[0], str) else _NUMBER
+    rank = 8 - kind if descending else kind  # as ``component`` spells it
+    low: list[Any] = [rank]
+    high: list[Any] = [rank, _TOP]
+    for condition in bounds:
+        edge = component(value_rank(condition.values[0]), descending)
+        above = [*edge, _TOP]  # after every real component equal to edge
+        inclusive = condition.operator in ("$gte", "$lte")
+        # A descending component is negated: a lower bound on the value is an upper one
+        # on the key.
+        if (condition.operator in ("$gt", "$gte")) != descending:
+            low = edge if inclusive else above
+        else:
+            high = above if inclusive else edge
+    return [*prefix, low], [*prefix, high]
+
+
+def _side(index: ViewIndex, values: Sequence[Any], query: Query, after: Position) -> int:
+    """Where the rows of one ``$in`` value stand against the position a page ended on,
+    when the query orders by the ``$in`` field first: all before it (-1), all after it
+    (1), or around it (0: the read resumes at the position)."""
+    ranks = {
+        o.path: (rank, o.descending) for o, rank in zip(query.order_by, after.keys, strict=True)
+    }
+    for (path, _), value in zip(index.components, values, strict=False):
+        if path not in ranks:
+            continue
+        mine, (theirs, down) = value_rank(value), ranks[path]
+        if mine != theirs:
+            return 1 if (mine > theirs) != down else -1
+    return 0
+
+
+def _resume_key(index: ViewIndex, prefix: list[Any], query: Query, after: Position) -> list[Any]:
+    """The key of the row a page ended on, under one equality prefix (the position holds
+    a rank for each field of the query's order, which covers the components after it)."""
+    ranks = {o.path: rank for o, rank in zip(query.order_by, after.keys, strict=True)}
+    rest = index.components[len(prefix) :]
+    parts = [component(ranks[path], down) for path, down in rest]
+    return [*prefix, *parts, component((_STRING, after.id), index.id_descending)]
