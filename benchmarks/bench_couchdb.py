@@ -142,6 +142,86 @@ async def measure(url: str) -> list[Row]:
         await db.aclose()
 
 
+BURST = 32
+BURSTS = 30
+
+
+def burst(call: Callable[[int], Awaitable[object]]) -> Callable[[int], Awaitable[None]]:
+    """One operation of the coalescing rows: ``BURST`` calls started at once by one
+    gather, the way 32 concurrent requests of an application reach one service."""
+
+    async def run(index: int) -> None:
+        await asyncio.gather(*(call(index * BURST + n) for n in range(BURST)))
+
+    return run
+
+
+async def coalescing_rows(
+    what: str,
+    on: Callable[[int], Awaitable[object]],
+    off: Callable[[int], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+    raw_name: str,
+    *,
+    rounds: int = ROUNDS,
+    bursts: int = BURSTS,
+) -> list[Row]:
+    """asyncdb with coalescing on (``on``) and off (``off``), each against the raw client
+    issuing the same ``BURST`` calls as single requests, in alternating rounds; ops/s."""
+    rows = []
+    for label, face in (("coalesced", on), ("DATABASE_COALESCE=false", off)):
+        pair = await measure_pair(
+            burst(face), burst(raw), concurrency=1, count=bursts, rounds=rounds, warm_up=True
+        )
+        rows.append(
+            Row(
+                f"{what}, {BURST} at once, {label}",
+                pair.rate * BURST,
+                f"{raw_name}, {BURST} at once",
+                pair.baseline_rate * BURST,
+            )
+        )
+    return rows
+
+
+async def measure_coalescing(url: str) -> list[Row]:
+    """32 concurrent gets and 32 concurrent saves of new ids: asyncdb (coalescing on, and
+    off) against raw aiohttp sending each as its own request, on the same server."""
+    prefix = f"bench{secrets.token_hex(3)}_"
+    on = DatabaseService(CouchDBDriver(url, pool_size=POOL))
+    off = DatabaseService(CouchDBDriver(url, pool_size=POOL), coalesce=False)
+    raw = RawCouch(url)
+    face_db, raw_db = f"{prefix}face", f"{prefix}raw"
+    doc = one_kb_document(1)
+    ids = itertools.count()
+    try:
+        await raw.request("PUT", f"/{raw_db}")
+        assert (await on.save_many(face_db, [{"_id": f"id{i}", **doc} for i in range(COUNT)])).ok
+        await raw.bulk(raw_db, [{"_id": f"id{i}", **doc} for i in range(COUNT)])
+        rows = await coalescing_rows(
+            "get",
+            lambda i: on.get(face_db, f"id{i % COUNT}"),
+            lambda i: off.get(face_db, f"id{i % COUNT}"),
+            lambda i: raw.get(raw_db, f"id{i % COUNT}"),
+            "raw aiohttp GET",
+        )
+        rows += await coalescing_rows(
+            "save new id",
+            lambda _: on.save(face_db, f"c{next(ids)}", doc),
+            lambda _: off.save(face_db, f"c{next(ids)}", doc),
+            lambda _: raw.save(raw_db, f"c{next(ids)}", doc),
+            "raw aiohttp PUT",
+        )
+        print_table("coalescing: 32 concurrent calls vs raw aiohttp single requests", rows)
+        return rows
+    finally:
+        await on.drop_collection(face_db)
+        await raw.request("DELETE", f"/{raw_db}")
+        await raw.session.close()
+        await on.aclose()
+        await off.aclose()
+
+
 FIND_DOCS = 5_000
 FIND_USERS = 100
 
@@ -226,7 +306,12 @@ async def measure_conditional(url: str) -> list[Row]:
 
 async def main() -> list[Row]:
     with couchdb_server() as url:
-        return await measure(url) + await measure_find(url) + await measure_conditional(url)
+        return (
+            await measure_coalescing(url)
+            + await measure(url)
+            + await measure_find(url)
+            + await measure_conditional(url)
+        )
 
 
 if __name__ == "__main__":

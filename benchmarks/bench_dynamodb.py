@@ -28,6 +28,7 @@ from asyncdb.drivers.dynamodb._codec import encode_body
 from asyncdb.drivers.dynamodb._items import build_item, record
 from asyncdb.middleware.prefix import PrefixMiddleware
 from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks.bench_couchdb import coalescing_rows
 from tests.backends.dynamodb import DynamoDBEndpoint, dynamodb_server
 
 DOCUMENT: dict[str, Any] = {
@@ -159,6 +160,63 @@ async def _bench(endpoint: DynamoDBEndpoint) -> None:
             await db.drop_collection("docs")
 
 
+async def _coalescing(endpoint: DynamoDBEndpoint) -> None:
+    """32 concurrent gets and 32 concurrent saves: asyncdb (coalescing on, and off)
+    against raw aioboto3 making each call on its own (get_item / put_item)."""
+    kwargs = endpoint.driver_kwargs()
+    prefix = f"bench{secrets.token_hex(3)}_"
+    table = prefix + "docs"
+    session = aioboto3.Session(
+        aws_access_key_id=kwargs.get("aws_access_key_id"),
+        aws_secret_access_key=kwargs.get("aws_secret_access_key"),
+        region_name=kwargs["region"],
+    )
+    config = Config(retries={"total_max_attempts": 1}, max_pool_connections=64)
+    on_driver = DynamoDBDriver(**kwargs)  # type: ignore[arg-type]
+    off_driver = DynamoDBDriver(**kwargs)  # type: ignore[arg-type]
+    async with (
+        DatabaseService(PrefixMiddleware(on_driver, prefix)) as on,
+        DatabaseService(PrefixMiddleware(off_driver, prefix), coalesce=False) as off,
+        session.client("dynamodb", endpoint_url=endpoint.url, config=config) as raw,
+    ):
+        result = await on.save_many("docs", [{"_id": f"d{i}", **DOCUMENT} for i in range(500)])
+        result.raise_for_errors()
+        await off.get("docs", "d0")
+        item = _raw_item("raw")
+        for start in range(0, 500, 25):
+            chunk = [
+                {"PutRequest": {"Item": {**item, "_id": {"S": f"r{i}"}}}}
+                for i in range(start, start + 25)
+            ]
+            await raw.batch_write_item(RequestItems={table: chunk})
+
+        async def raw_get(i: int) -> None:
+            await raw.get_item(
+                TableName=table, Key={"_id": {"S": f"r{i % 500}"}}, ConsistentRead=True
+            )
+
+        async def raw_put(i: int) -> None:
+            await raw.put_item(TableName=table, Item={**item, "_id": {"S": f"r{i % 500}"}})
+
+        rows = await coalescing_rows(
+            "get",
+            lambda i: on.get("docs", f"d{i % 500}"),
+            lambda i: off.get("docs", f"d{i % 500}"),
+            raw_get,
+            "aioboto3 get_item",
+        )
+        rows += await coalescing_rows(
+            "save",
+            lambda i: on.save("docs", f"d{i % 500}", DOCUMENT),
+            lambda i: off.save("docs", f"d{i % 500}", DOCUMENT),
+            raw_put,
+            "aioboto3 put_item",
+        )
+        print_table(f"DynamoDB ({endpoint.kind}): coalescing, 32 concurrent calls", rows)
+        with contextlib.suppress(Exception):
+            await on.drop_collection("docs")
+
+
 async def _alternating(
     baseline: Callable[[int], Awaitable[object]],
     candidate: Callable[[int], Awaitable[object]],
@@ -202,6 +260,7 @@ def main() -> None:
     started = time.perf_counter()
     _codec_table()
     with dynamodb_server("dynalite") as endpoint:
+        asyncio.run(_coalescing(endpoint))
         asyncio.run(_bench(endpoint))
     print(f"\n(total {time.perf_counter() - started:.0f}s)")
 

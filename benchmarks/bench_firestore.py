@@ -20,6 +20,7 @@ from typing import Any
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
 from benchmarks._harness import Row, ops_per_second, print_table
+from benchmarks.bench_couchdb import coalescing_rows
 from benchmarks.bench_memory import one_kb_document
 from tests.backends.firestore import TEST_PROJECT, firestore_emulator
 
@@ -112,13 +113,65 @@ async def measure(host: str) -> list[Row]:
         await db.drop_collection(ours)
         await db.drop_collection(theirs)
         await db.aclose()
-        raw.close()
+        raw.close()  # type: ignore[no-untyped-call]
+    return rows
+
+
+async def measure_coalescing(host: str) -> list[Row]:
+    """32 concurrent gets and 32 concurrent saves: asyncdb (coalescing on, and off)
+    against the library's AsyncClient making each call on its own (get() / set())."""
+    os.environ["FIRESTORE_EMULATOR_HOST"] = host
+    from google.cloud import firestore
+
+    raw = firestore.AsyncClient(project=TEST_PROJECT)
+    on = DatabaseService(FirestoreDriver(project=TEST_PROJECT, emulator_host=host))
+    off = DatabaseService(FirestoreDriver(project=TEST_PROJECT, emulator_host=host), coalesce=False)
+    docs = [one_kb_document(index) for index in range(COUNT)]
+    ours, theirs = f"c{secrets.token_hex(4)}_ours", f"c{secrets.token_hex(4)}_raw"
+    collection = raw.collection(theirs)
+    try:
+        assert (await on.save_many(ours, [{**d, "_id": f"id{i}"} for i, d in enumerate(docs)])).ok
+        for start in range(0, COUNT, 100):
+            batch = raw.batch()
+            for index in range(start, min(COUNT, start + 100)):
+                batch.set(collection.document(f"id{index}"), docs[index])
+            await batch.commit()
+        await off.get(ours, "id0")
+
+        async def raw_get(i: int) -> None:
+            snapshot = await collection.document(f"id{i % COUNT}").get()
+            assert snapshot.exists
+
+        async def raw_save(i: int) -> None:
+            await collection.document(f"id{i % COUNT}").set(docs[i % COUNT])
+
+        rows = await coalescing_rows(
+            "get",
+            lambda i: on.get(ours, f"id{i % COUNT}"),
+            lambda i: off.get(ours, f"id{i % COUNT}"),
+            raw_get,
+            "AsyncClient get()",
+        )
+        rows += await coalescing_rows(
+            "save",
+            lambda i: on.save(ours, f"id{i % COUNT}", docs[i % COUNT]),
+            lambda i: off.save(ours, f"id{i % COUNT}", docs[i % COUNT]),
+            raw_save,
+            "AsyncClient set()",
+        )
+        print_table("Firestore: coalescing, 32 concurrent calls (emulator)", rows)
+    finally:
+        await on.drop_collection(ours)
+        await on.drop_collection(theirs)
+        await on.aclose()
+        await off.aclose()
+        raw.close()  # type: ignore[no-untyped-call]
     return rows
 
 
 async def main() -> list[Row]:
     with firestore_emulator() as host:
-        return await measure(host)
+        return await measure_coalescing(host) + await measure(host)
 
 
 if __name__ == "__main__":
