@@ -381,3 +381,29 @@ async def test_strict_passes_for_indexed_shapes_and_raises_for_the_others(
         found = await db.find("sessions", {"other": 1}, order_by=["-created_at"])
     assert [doc["_id"] for doc in found] == ["d7", "d5", "d3", "d1"]
     assert "ensure_index('sessions', ['other'], order_by=['-created_at'])" in caplog.text
+
+
+async def test_a_document_the_view_keys_otherwise_is_answered_without_the_view(
+    db: DatabaseService,
+    raw_couch: RawRequest,
+    prefix: str,
+    proxy: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await db.ensure_index("items", ["g"], order_by=["n"])
+    docs: list[dict[str, Any]] = [{"_id": f"d{i}", "g": 1, "n": 10 - i} for i in range(5)]
+    assert (await db.save_many("items", docs)).ok
+    # Another program's document, with a marker whose generation matches its revision but
+    # whose fingerprint does not: asyncdb reads "n" as the string it is, the map function
+    # (which cannot check a SHA-256) as a big integer.
+    foreign = {"g": 1, "n": "-90000000000000000000", "~asyncdb": {"g": 1, "h": "x", "i": [["n"]]}}
+    status, _ = await raw_couch("PUT", f"/{prefix}items/foreign", foreign)
+    assert status == 201
+    docs.append({"_id": "foreign", "g": 1, "n": "-90000000000000000000"})
+    assert (await db.get("items", "foreign"))["n"] == "-90000000000000000000"
+    proxy.reset()
+    with caplog.at_level(logging.WARNING, logger="asyncdb"):
+        found = await db.find("items", {"g": 1}, order_by=["n"])
+    assert [doc["_id"] for doc in found] == expected(docs, {"g": 1}, ["n"])
+    assert found[-1]["_id"] == "foreign"  # a string, after every number
+    assert "otherwise than asyncdb reads it" in caplog.text

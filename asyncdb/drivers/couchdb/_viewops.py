@@ -4,6 +4,7 @@ by page, and the design documents made idempotently."""
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 from asyncdb._evaluate import arrange_records
@@ -23,8 +24,18 @@ from asyncdb.errors import BackendError
 
 __all__ = ["ViewOps"]
 
+logger = logging.getLogger("asyncdb")
+
 #: How many databases' listings are remembered (then they are listed again).
 LISTED_LIMIT: Final = 10_000
+
+
+class _Misread(Exception):
+    """A row's key is not the one asyncdb computes for its document."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(doc_id)
+        self.doc_id = doc_id
 
 
 class ViewOps(CouchCore):
@@ -55,7 +66,18 @@ class ViewOps(CouchCore):
         """The query read from its view, in its order; ``None`` if the view is gone."""
         found: list[Record] = []
         for view_range in plan.ranges:
-            records = await self._read_range(collection, plan, view_range, query, limit)
+            try:
+                records = await self._read_range(collection, plan, view_range, query, limit)
+            except _Misread as misread:
+                logger.warning(
+                    "find on %r: view %r keys document %r otherwise than asyncdb reads it "
+                    "(written by another program, or changed meanwhile); this query is "
+                    "answered without the view",
+                    collection,
+                    plan.index.ddoc_id,
+                    misread.doc_id,
+                )
+                return None
             if records is None:
                 self._views.get(collection, set()).discard(plan.index)
                 return None
@@ -101,7 +123,11 @@ class ViewOps(CouchCore):
                 rows = rows[1:]
             for row in rows:
                 record = self._record(collection, str(row.get("id")), row.get("doc"), None)
-                if record is not None and query.matches(record.body):
+                if record is None:
+                    continue
+                if not same_key(row.get("key"), plan.index.key_of(record.id, record.body)):
+                    raise _Misread(record.id)
+                if query.matches(record.body):
                     matches.append(record)
                     if limit is not None and len(matches) >= limit:
                         return matches

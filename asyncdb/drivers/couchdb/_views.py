@@ -48,7 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asyncdb._evaluate import Position, value_rank
+from asyncdb._evaluate import Position, resolve, value_rank
 from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, Order, Query
 
 __all__ = [
@@ -306,6 +306,13 @@ class ViewIndex:
     def ddoc_id(self) -> str:
         text = json.dumps([self.meta, self.source], ensure_ascii=True, sort_keys=True)
         return DDOC_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def key_of(self, doc_id: str, body: Mapping[str, Any]) -> list[Any]:
+        """The key the map function emits for a document, as asyncdb reads it: the
+        driver compares the two, so that a document the map function reads otherwise (one
+        another program wrote, or changed since the view was built) is caught."""
+        parts = [component(value_rank(resolve(body, path)), down) for path, down in self.components]
+        return [*parts, component((_STRING, doc_id), self.id_descending)]
 
     def design(self) -> dict[str, Any]:
         """The design document (without ``_id``/``_rev``)."""
