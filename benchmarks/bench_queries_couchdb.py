@@ -1,0 +1,107 @@
+"""The application's three query shapes on CouchDB, through the views ``ensure_index``
+makes, against the same queries answered without them (the fallback: CouchDB filters its
+``_all_docs`` by a Mango selector, asyncdb orders and pages the matches).
+
+10,000 documents (~150 B) in two databases with the same content; one has the three
+indexes. Both sides are asyncdb over the same server (pouchdb-server started here, or the
+CouchDB named by ``ASYNCDB_TEST_COUCHDB_URL``). Each side runs once unmeasured first (the
+first read of a view builds it), then alternating rounds. Run:
+``python -m benchmarks.bench_queries_couchdb``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections.abc import Awaitable, Callable
+
+from asyncdb._service import DatabaseService
+from asyncdb.drivers.couchdb import CouchDBDriver
+from benchmarks._harness import Row, paired, print_table
+from tests.backends.couchdb import couchdb_server
+
+DOCS = 10_000
+USERS = 100  # 100 documents each
+NAMESPACES = 5  # 20 documents per user and namespace
+PENDING = 50  # 1 in 50 tickets is pending: 200 of them
+COUNT = 5
+ROUNDS = 3
+POOL = 16
+
+
+def _documents() -> list[dict[str, object]]:
+    return [
+        {
+            "_id": f"d{n:05}",
+            "user_id": f"u{n % USERS}",
+            "namespace": f"n{(n // USERS) % NAMESPACES}",
+            "status": "pending" if n % PENDING == 0 else "done",
+            "created_at": 1_700_000_000 + (n * 7919) % DOCS + 0.5,
+            "title": "x" * 60,
+        }
+        for n in range(DOCS)
+    ]
+
+
+async def measure(url: str) -> list[Row]:
+    prefix = f"benchq{secrets.token_hex(3)}_"
+    db = DatabaseService(CouchDBDriver(url, pool_size=POOL))
+    indexed, plain = f"{prefix}indexed", f"{prefix}plain"
+    docs = _documents()
+    try:
+        await db.ensure_index(indexed, ["user_id"], order_by=["-created_at"])
+        await db.ensure_index(indexed, ["status"], order_by=["created_at"])
+        await db.ensure_index(indexed, ["user_id", "namespace"])
+        for collection in (indexed, plain):
+            for start in range(0, DOCS, 1000):
+                assert (await db.save_many(collection, docs[start : start + 1000])).ok
+        users = itertools.cycle(range(USERS))
+        namespaces = itertools.cycle(range(NAMESPACES))
+
+        def sessions(collection: str) -> Callable[[int], Awaitable[object]]:
+            return lambda _: db.find_page(
+                collection,
+                {"user_id": f"u{next(users)}"},
+                order_by=["-created_at"],
+                limit=20,
+            )
+
+        def tickets(collection: str) -> Callable[[int], Awaitable[object]]:
+            return lambda _: db.find(collection, {"status": "pending"}, order_by=["created_at"])
+
+        def store(collection: str) -> Callable[[int], Awaitable[object]]:
+            return lambda _: db.find(
+                collection, {"user_id": f"u{next(users)}", "namespace": f"n{next(namespaces)}"}
+            )
+
+        rows: list[Row] = []
+        for name, shape in [
+            ("sessions: one user's 20 newest (of 100)", sessions),
+            ("tickets: the 200 pending, by creation", tickets),
+            ("store: one user's namespace (20)", store),
+        ]:
+            pair = await paired(
+                shape(indexed),
+                shape(plain),
+                concurrency=1,
+                count=COUNT,
+                rounds=ROUNDS,
+                warm_up=True,
+            )
+            rows.append(Row(name, pair.rate, "same, no index (fallback)", pair.baseline_rate))
+        print_table(f"CouchDB queries, {DOCS:,} documents: view vs fallback", rows)
+        return rows
+    finally:
+        await db.drop_collection(indexed)
+        await db.drop_collection(plain)
+        await db.aclose()
+
+
+def main() -> None:
+    with couchdb_server() as url:
+        asyncio.run(measure(url))
+
+
+if __name__ == "__main__":
+    main()
