@@ -333,3 +333,19 @@ def test_resume_clause_chains_mixed_directions() -> None:
     # (rank, value) of a ascending, then (rank, value, id) of b descending: two row values.
     assert clause.count(" > ") == 1 and clause.count(" < ") == 1
     assert params.values == [5, "x", 4, 1.5, "id"]
+
+
+async def test_a_database_indexed_by_the_old_version_still_works(
+    db: DatabaseService, sqlite_path: Path
+) -> None:
+    await db.save_many(ITEMS, [{"_id": f"d{i}", "n": i % 3} for i in range(30)])
+    with sqlite3.connect(sqlite_path) as connection:  # the form the previous version made
+        connection.execute(
+            f'CREATE INDEX "asyncdb:items:old" ON {table(ITEMS)} (json_extract(body, \'$."n"\'))'
+        )
+    await db.ensure_index(ITEMS, ["n"])
+    await db.ensure_index(ITEMS, ["n"])  # again: a no-op
+    found = await db.find(ITEMS, {"n": 1}, order_by=["n"], strict=True)
+    assert [d["_id"] for d in found] == sorted(f"d{i}" for i in range(30) if i % 3 == 1)
+    await db.save(ITEMS, "d99", {"n": 1})  # writes keep both indexes up to date
+    assert len(await db.find(ITEMS, {"n": 1}, strict=True)) == 11

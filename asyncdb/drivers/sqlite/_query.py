@@ -3,10 +3,9 @@ very expressions ``find`` emits (``_sql``), so SQLite's planner uses them.
 
 A find is one statement per page: the conditions, the contract's order (``ORDER BY`` each
 field's rank and value, then ``id``), the position a ``find_page`` resumes after, and a
-``LIMIT``. Each selected row is filtered again with the reference evaluator
-(``Query.matches``): the SQL selects exactly the matching rows except around strings
-holding U+0000 (where it selects a superset, ``_sql``), and the check costs little next to
-parsing the body, which every read does anyway. When that check drops rows, the next page
+``LIMIT``. The SQL selects exactly the matching rows except around strings holding U+0000,
+where it selects a superset (``_sql``): a row whose body holds one is filtered again with
+the reference evaluator (``Query.matches``). When that check drops rows, the next page
 resumes after the last row read, by the sort key SQLite computed for it: memory stays
 bounded by the page and the answer.
 
@@ -94,6 +93,11 @@ class FindOps(SQLiteCore):
         keys = "".join(f", {c.sql}" for c in components[:-1])
         order = ", ".join(f"{c.sql} {_direction(c.descending)}" for c in components)
         name = table(collection)
+        nul_in_query = any(
+            isinstance(value, str) and "\x00" in value
+            for condition in query.conditions
+            for value in condition.values
+        )
         matches: list[Record] = []
         resume: list[object] | None = None
         while True:
@@ -112,9 +116,13 @@ class FindOps(SQLiteCore):
                 rows = await self._transport.rows(sql, page.values, what="find")
             except MissingTable:
                 return []
-            for found in self._readable(collection, [row[:3] for row in rows]):
-                if query.matches(found.body):
-                    matches.append(found)
+            for row in rows:
+                # The SQL is exact unless U+0000 is in a query value or the body (``_sql``):
+                # only then may it have selected a superset, for the reference to filter.
+                exact = not nul_in_query and "\\u0000" not in row[2]
+                for found in self._readable(collection, [row[:3]]):
+                    if exact or query.matches(found.body):
+                        matches.append(found)
             if len(rows) < size or (limit is not None and len(matches) >= limit):
                 return matches
             last = rows[-1]

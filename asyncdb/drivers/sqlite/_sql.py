@@ -174,7 +174,8 @@ def condition_sql(condition: Condition, params: Params) -> str:
         )
     # Cut at U+0000 the bound compares as SQL sees stored strings; widening > to >= (and
     # < to <=) keeps a superset, which the driver's filter then makes exact.
-    widened = _RANGE[operator][0] + "="
+    sign = _RANGE[operator]
+    widened = sign[0] + "=" if "\x00" in bound else sign
     mark = params.add(_before_nul(bound))
     return f"({field.rank} = {_STRING} AND ({field.value} {widened} {mark} OR {_HOLDS_NUL}))"
 

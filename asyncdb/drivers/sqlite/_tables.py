@@ -16,16 +16,12 @@ The table is ``STRICT`` (SQLite 3.37+: every column holds only its declared type
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from typing import Final
 
 __all__ = [
     "TABLE_PREFIX",
     "collection_of",
-    "create_index",
     "create_table",
-    "json_path",
     "plain_field",
     "quoted",
     "table",
@@ -66,28 +62,6 @@ def plain_field(name: str) -> bool:
 
     SQLite's path syntax has no escape for ``"`` inside a quoted label, and it compares a
     label with the key as written in the JSON text, where ``\\`` and control characters
-    are escaped. A condition on another name is applied by the driver after the query
-    (``_query``), never dropped.
+    are escaped. Another name is reached through ``json_each`` (``_sql``), never dropped.
     """
     return not any(char in '"\\' or char < " " for char in name)
-
-
-def json_path(name: str) -> str:
-    """The SQL string literal of the JSON path of a plain top-level field."""
-    path = '$."' + name + '"'
-    return "'" + path.replace("'", "''") + "'"
-
-
-def index_name(collection: str, fields: Sequence[str]) -> str:
-    """A short, stable index name for ``fields`` of ``collection``."""
-    digest = hashlib.sha256("\x00".join(fields).encode("utf-8")).hexdigest()[:16]
-    return quoted(f"{TABLE_PREFIX}{collection}:{digest}")
-
-
-def create_index(collection: str, fields: Sequence[str]) -> str:
-    """The expression index on ``fields`` (plain ones), in the form ``find`` uses."""
-    columns = ", ".join(f"json_extract(body, {json_path(name)})" for name in fields)
-    return (
-        f"CREATE INDEX IF NOT EXISTS {index_name(collection, fields)} "
-        f"ON {table(collection)} ({columns})"
-    )
