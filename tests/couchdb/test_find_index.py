@@ -180,3 +180,20 @@ def test_a_foreign_index_on_fields_then_id_is_used() -> None:
         "def": {"fields": [{"user": "asc"}, {"_id": "asc"}]},
     }
     assert Index.from_listing(entry) == Index(("user",), "mine", "by-user")
+
+
+async def test_ensure_index_makes_a_view_which_equality_queries_use_instead(
+    make_db: Callable[..., DatabaseService], proxy: FaultProxy, raw_couch: RawRequest, prefix: str
+) -> None:
+    db = make_db(find_page_size=7)
+    await db.ensure_index("items", ["user", "kind"])
+    assert (await db.save_many("items", _dataset(60))).ok
+    status, listing = await raw_couch("GET", f"/{prefix}items/_index")
+    assert status == 200
+    assert [entry["type"] for entry in listing["indexes"]] == ["special"]  # _all_docs only
+    proxy.reset()
+    # A prefix of the view's fields is enough (a Mango index needed all of them).
+    found = await db.find("items", {"user": "u2"})
+    assert sorted(doc["_id"] for doc in found) == _expected(60, user="u2")
+    assert not _finds(proxy)
+    assert any("/_view/" in seen.raw_path for seen in proxy.seen)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from asyncdb._evaluate import arrange
 from asyncdb._query import parse_query
 from asyncdb._service import DatabaseService
+from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._views import ViewIndex, component
 from asyncdb.errors import UnindexedQueryError
 from tests.couchdb._proxy import FaultProxy, Seen
@@ -407,3 +408,40 @@ async def test_a_document_the_view_keys_otherwise_is_answered_without_the_view(
     assert [doc["_id"] for doc in found] == expected(docs, {"g": 1}, ["n"])
     assert found[-1]["_id"] == "foreign"  # a string, after every number
     assert "otherwise than asyncdb reads it" in caplog.text
+
+
+async def test_escaped_and_digest_ids_dotted_paths_and_reserved_keys(
+    db: DatabaseService, proxy: FaultProxy
+) -> None:
+    # Ids stored under other keys (a leading "_", a key too long for a URL: a digest) are
+    # keyed by the caller's id; "~asyncdb" is a caller's key stored as "~~asyncdb"; a
+    # dotted path reaches into maps, "a\.b" is a key with a dot.
+    long_id = "é" * 1500
+    assert _ids.encode(long_id).startswith(_ids.DIGEST)
+    assert _ids.encode("_under") == _ids.ESCAPE + "_under"
+    docs: list[dict[str, Any]] = [
+        {"_id": "_under", "g": 1, "owner": {"age": 3}, "~asyncdb": "b", "a.b": 2},
+        {"_id": long_id, "g": 1, "owner": {"age": 3}, "~asyncdb": "a", "a.b": 1},
+        {"_id": "B", "g": 1, "owner": {"age": 3}, "~asyncdb": "c", "a.b": 3},
+        {"_id": "a", "g": 1, "owner": {"age": -1.5}, "a.b": 0},
+        {"_id": "z", "g": 1, "owner": "flat"},
+        {"_id": "y", "g": 2, "owner": {"age": 0}},
+    ]
+    assert (await db.save_many("items", docs)).ok
+    await db.ensure_index("items", ["g"], order_by=["-owner.age"])
+    await db.ensure_index("items", ["g"], order_by=["~asyncdb"])
+    await db.ensure_index("items", ["g"], order_by=["a\\.b"])
+    proxy.reset()
+    for where, order_by in [
+        ({"g": 1}, ["-owner.age"]),
+        ({"g": 1}, ["owner.age"]),
+        ({"g": 1, "owner.age": {"$gte": 0}}, ["-owner.age"]),
+        ({"g": 1}, ["~asyncdb"]),
+        ({"g": 1, "~asyncdb": {"$gt": "a"}}, ["-~asyncdb"]),
+        ({"g": 1}, ["a\\.b"]),
+    ]:
+        want = expected(docs, where, order_by)
+        found = await db.find("items", where, order_by=order_by, strict=True)
+        assert [doc["_id"] for doc in found] == want, (where, order_by)
+        assert await walk(db, "items", where, order_by, 2) == chunks(want, 2)
+    assert_from_views(proxy)
