@@ -6,7 +6,8 @@ makes, against the same queries answered without them (the fallback: CouchDB fil
 indexes. Both sides are asyncdb over the same server (pouchdb-server started here, or the
 CouchDB named by ``ASYNCDB_TEST_COUCHDB_URL``). Each side runs once unmeasured first (the
 first read of a view builds it), then alternating rounds. Run:
-``python -m benchmarks.bench_queries_couchdb``.
+``python -m benchmarks.bench_queries_couchdb`` (or ``python -m benchmarks.run
+queries_couchdb``).
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ async def measure(url: str) -> list[Row]:
         await db.aclose()
 
 
-def main() -> None:
+async def main() -> list[Row]:
     with couchdb_server() as url:
-        asyncio.run(measure(url))
+        return await measure(url)
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
