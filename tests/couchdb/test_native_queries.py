@@ -445,3 +445,24 @@ async def test_escaped_and_digest_ids_dotted_paths_and_reserved_keys(
         assert [doc["_id"] for doc in found] == want, (where, order_by)
         assert await walk(db, "items", where, order_by, 2) == chunks(want, 2)
     assert_from_views(proxy)
+
+
+async def test_a_collection_without_the_view_is_answered_by_the_driver_from_its_filter(
+    db: DatabaseService, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    # can_find names no collection: the view on "sessions" makes it say yes for the same
+    # shape on "tickets", whose find then filters (Mango) and sorts in the driver.
+    await db.ensure_index("sessions", ["user_id"], order_by=["-created_at"])
+    docs = [{"_id": f"t{i}", "user_id": "u", "created_at": i % 4} for i in range(10)]
+    assert (await db.save_many("tickets", docs)).ok
+    proxy.reset()
+    with caplog.at_level(logging.WARNING, logger="asyncdb"):
+        page = await db.find_page("tickets", {"user_id": "u"}, order_by=["-created_at"], limit=4)
+        rest = await db.find_page(
+            "tickets", {"user_id": "u"}, order_by=["-created_at"], limit=10,
+            cursor=page.next_cursor,
+        )  # fmt: skip
+    want = expected(docs, {"user_id": "u"}, ["-created_at"])
+    assert [d["_id"] for d in page.items] + [d["_id"] for d in rest.items] == want
+    assert caplog.text.count("no view of this database serves the query") == 1
+    assert not any("/_view/" in seen.raw_path for seen in proxy.seen)
