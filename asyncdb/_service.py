@@ -81,9 +81,10 @@ class DatabaseService:
         if update_attempts < 1:
             raise ValueError("update_attempts must be at least 1")
         self._sizes = SizeGuard(driver, size_limit)
-        self._given = driver
-        # coalesce: concurrent gets and saves go out as native batches (asyncdb._coalesce)
-        self._driver = install_coalescing(driver) if coalesce else driver
+        self._driver = driver
+        # Concurrent gets and saves go out as native batches (asyncdb._coalesce); every
+        # other call goes to the driver as it is.
+        self._batching = install_coalescing(driver) if coalesce else driver
         self._close_driver = close_driver
         self._update_attempts = update_attempts
         self._closed = False
@@ -99,7 +100,7 @@ class DatabaseService:
     @property
     def driver(self) -> Driver:
         """The driver (with its middleware) this service talks to."""
-        return self._given
+        return self._driver
 
     @property
     def closed(self) -> bool:
@@ -149,7 +150,7 @@ class DatabaseService:
         """The document with ``_id`` and ``_rev``; ``NotFoundError`` (404) if missing."""
         self._collection(collection)
         validate_document_id(doc_id)
-        record = await self._driver.get(collection, doc_id)
+        record = await self._batching.get(collection, doc_id)
         if record is None:
             raise NotFoundError(collection, doc_id)
         return _document(record)
@@ -164,7 +165,7 @@ class DatabaseService:
         self._collection(collection)
         validate_document_id(doc_id)
         prepared = await self._sizes.prepare(doc_id, doc)
-        rev = await self._driver.put(collection, doc_id, prepared.body, if_rev=prepared.rev)
+        rev = await self._batching.put(collection, doc_id, prepared.body, if_rev=prepared.rev)
         return {"_id": doc_id, "_rev": rev, **prepared.body}
 
     @guarded

@@ -375,8 +375,10 @@ def test_the_setting_reaches_the_service(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = Settings()
     assert settings.coalesce is False
     fake = Fake()
-    assert create_database_service(settings, driver=fake)._driver is fake
-    assert isinstance(create_database_service(driver=Fake())._driver, CoalescingDriver)
+    assert create_database_service(settings, driver=fake)._batching is fake
+    coalescing = create_database_service(driver=fake)
+    assert isinstance(coalescing._batching, CoalescingDriver)
+    assert coalescing.driver is fake  # the driver given, not the coalescer over it
 
 
 async def test_middleware_sees_the_applications_calls() -> None:
@@ -407,7 +409,7 @@ async def test_statistics_count_each_call() -> None:
 
 
 async def test_memory_and_portable_batches_are_not_coalesced() -> None:
-    assert _service(MemoryDriver())._driver.__class__ is MemoryDriver
+    assert _service(MemoryDriver())._batching.__class__ is MemoryDriver
 
     class Portable(Fake):  # get_many / put_many: the portable defaults of the ABC
         get_many = Driver.get_many
