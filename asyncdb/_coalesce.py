@@ -151,8 +151,10 @@ class CoalescingDriver(DriverWrapper):
             slots[0].future.set_result(_ALONE)
         return None
 
-    def _start(self, loop: Loop, work: Coroutine[Any, Any, None]) -> None:
-        task = loop.create_task(work)
+    def _start(
+        self, loop: Loop, work: Coroutine[Any, Any, None], slots: Sequence[_Slot[Any]]
+    ) -> None:
+        task = loop.create_task(_answering(work, slots))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -169,7 +171,7 @@ class CoalescingDriver(DriverWrapper):
         ids = list(by_id)
         for start in range(0, len(ids), size):
             chunk = [slot for doc_id in ids[start : start + size] for slot in by_id[doc_id]]
-            self._start(loop, self._get_batch(collection, chunk))
+            self._start(loop, self._get_batch(collection, chunk), chunk)
 
     def _flush_puts(self, key: tuple[Loop, str]) -> None:
         slots = self._take(self._puts, key)
@@ -186,7 +188,7 @@ class CoalescingDriver(DriverWrapper):
             if index == len(rounds):
                 rounds.append([])
             rounds[index].append(slot)
-        self._start(loop, self._put_rounds(collection, rounds))
+        self._start(loop, self._put_rounds(collection, rounds), slots)
 
     def _count(self, calls: int) -> None:
         self.batches += 1
@@ -273,6 +275,24 @@ class CoalescingDriver(DriverWrapper):
                 _fail(slot.future, BackendError(f"no revision for {slot.doc_id!r}"))
             else:
                 slot.future.set_result(outcome.rev)
+
+
+async def _answering(work: Coroutine[Any, Any, None], slots: Sequence[_Slot[Any]]) -> None:
+    """Run a batch; whatever happens, no caller is left waiting: a slot the batch did not
+    answer gets the batch's exception (or is cancelled with it)."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        for slot in slots:
+            slot.future.cancel()
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: each caller gets it, none hangs
+        logger.warning("asyncdb: a coalesced batch failed unexpectedly: %s", type(exc))
+        for slot in slots:
+            _fail(slot.future, exc)
+    finally:
+        for slot in slots:
+            _fail(slot.future, BackendError("the coalesced batch ended without an answer"))
 
 
 async def _settle(slots: Sequence[_Slot[Any]], call: Awaitable[T]) -> tuple[T] | None:

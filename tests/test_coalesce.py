@@ -208,6 +208,18 @@ async def test_an_unexpected_batch_exception_is_each_callers_backend_error() -> 
     assert all(type(answer) is BackendError for answer in got)
 
 
+async def test_a_malformed_batch_answer_fails_every_caller_and_hangs_none() -> None:
+    class Garbled(Fake):
+        async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
+            return None  # type: ignore[return-value]
+
+    db = _service(Garbled())
+    got = await asyncio.wait_for(
+        asyncio.gather(*(db.get("col", f"d{i}") for i in range(3)), return_exceptions=True), 5
+    )
+    assert all(type(answer) is BackendError for answer in got)
+
+
 async def test_an_unreadable_document_is_gets_own_error_where_get_many_skips_it() -> None:
     fake = Unreadable()
     await _fill(fake, 3)
