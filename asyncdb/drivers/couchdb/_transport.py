@@ -1,5 +1,5 @@
 """HTTP to one CouchDB server: the aiohttp session and every request, retried through
-``asyncdb._retry.retrying`` (what is retried, and what a failure means, is ``_errors``).
+``asyncdb.drivers._retried`` (what is retried, and what a failure means, is ``_errors``).
 
 The session is the caller's (``client=``) or one this transport creates lazily inside the
 running event loop (a driver may be built outside any loop); only the latter is closed by
@@ -23,7 +23,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import aiohttp
 from yarl import URL
 
-from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb._retry import Attempts, RetryPolicy
+from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.couchdb._errors import (
     CONNECTION_FAILURES,
     TRANSIENT_STATUSES,
@@ -125,6 +126,7 @@ class Transport:
         self.policy = RetryPolicy(
             max_retries=max_retries, base_delay=_BACKOFF_BASE, max_delay=_BACKOFF_CAP
         )
+        self._retrier = Retrier(self.policy, classify)
         self._pool_size = pool_size
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else verify_tls
         self._headers = dict(_HEADERS)
@@ -205,24 +207,18 @@ class Transport:
                 raise TransientStatus(reply)
             return reply
 
-        try:
-            reply = await retrying(
-                attempt,
-                classify=classify,
-                policy=self.policy,
-                attempts=attempts,
-                what=f"CouchDB {shown}",
-            )
-        except TransientStatus as exc:
-            error = status_error(where, self.address.user, shown, exc.reply, sent)
-            if attempts is not None and attempts.ambiguous:
-                raise unknown(str(error)) from None
-            raise error from None
-        except CONNECTION_FAILURES as exc:
-            message = unreachable(where, shown, sent, exc)
-            if attempts is not None and attempts.ambiguous:
-                raise unknown(message) from exc
-            raise BackendUnavailableError(message) from exc
+        def failed(exc: Exception) -> None:
+            ambiguous = attempts is not None and attempts.ambiguous
+            if isinstance(exc, TransientStatus):
+                error = status_error(where, self.address.user, shown, exc.reply, sent)
+                raise (unknown(str(error)) if ambiguous else error) from None
+            if isinstance(exc, CONNECTION_FAILURES):
+                message = unreachable(where, shown, sent, exc)
+                raise (unknown(message) if ambiguous else BackendUnavailableError(message)) from exc
+
+        reply = await self._retrier.run(
+            attempt, what=f"CouchDB {shown}", final=failed, attempts=attempts
+        )
         if 200 <= reply.status < 300 or reply.status in passthrough:
             return reply
         raise status_error(where, self.address.user, shown, reply, sent)

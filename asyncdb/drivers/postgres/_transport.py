@@ -3,7 +3,7 @@
 The pool is the driver's own (created lazily, inside the running loop, on first use) or a
 user's ``asyncpg.Pool`` given as ``client=``: what the library did not open, it does not
 close. Every statement goes through ``Transport.run``, which takes a connection, runs the
-caller's work on it and retries under the one policy (``asyncdb._retry.retrying``) with
+caller's work on it and retries under the one policy (``asyncdb.drivers._retried``) with
 this driver's ``classify``; a connection that failed mid-statement is terminated rather
 than put back, so that the pool opens a fresh one.
 """
@@ -19,7 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb._retry import Attempts, RetryPolicy
+from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.postgres import _tables
 from asyncdb.drivers.postgres._errors import NotSent, classify, translate
 from asyncdb.errors import ConfigurationError
@@ -92,6 +93,7 @@ class Transport:
             raise ConfigurationError("POSTGRES_URL is not set (postgresql://user:pw@host/db)")
         self.table = table
         self.policy = RetryPolicy(max_retries=max_retries, base_delay=0.05, max_delay=2.0)
+        self._retrier = Retrier(self.policy, classify)
         self._pool_size = pool_size
         self._request_timeout = request_timeout
         self._connect_timeout = connect_timeout
@@ -161,15 +163,7 @@ class Transport:
             finally:
                 await pool.release(connection)
 
-        try:
-            return await retrying(
-                attempt,
-                classify=classify,
-                policy=self.policy,
-                attempts=attempts,
-                what=f"PostgreSQL {what}",
-            )
-        except Exception as exc:
+        def failed(exc: Exception) -> None:
             raise translate(
                 exc,
                 where=self.address.shown,
@@ -179,6 +173,10 @@ class Transport:
                 ambiguous=attempts is not None and attempts.ambiguous,
                 attempts=tries,
             ) from exc
+
+        return await self._retrier.run(
+            attempt, what=f"PostgreSQL {what}", final=failed, attempts=attempts
+        )
 
     async def aclose(self) -> None:
         """Close the driver's own pool; a user's pool (``client=``) stays open."""

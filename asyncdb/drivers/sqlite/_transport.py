@@ -1,6 +1,7 @@
 """The connection to the database file: opened on first use, configured (WAL journal, busy
 timeout, synchronous commits), shared by every call of the driver, and the one place where
-statements reach SQLite — each through ``asyncdb._retry.retrying`` with ``_errors.classify``.
+statements reach SQLite — each retried under the one policy (``asyncdb.drivers._retried``)
+with ``_errors.classify``.
 
 One connection is enough: a driver is used on one event loop, and aiosqlite runs every
 statement of a connection on its own thread, one after the other, in the order they were
@@ -30,6 +31,8 @@ from typing import Any, Final, TypeVar, cast
 import aiosqlite
 
 from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb.drivers._once import OpenedOnce
+from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.sqlite import _tables
 from asyncdb.drivers.sqlite._errors import classify, is_missing_table, translate
 from asyncdb.drivers.sqlite.settings import check_database_path
@@ -74,9 +77,10 @@ class Transport:
         self.policy = RetryPolicy(
             max_retries=max_retries, base_delay=_BACKOFF_BASE, max_delay=_BACKOFF_CAP
         )
+        self._retrier = Retrier(self.policy, classify)
         self._client = client
-        self._own: aiosqlite.Connection | None = None
-        self._opening: asyncio.Lock | None = None
+        #: The transport's own connection, opened by the first caller while the others wait.
+        self._own: OpenedOnce[aiosqlite.Connection] = OpenedOnce()
         self._lock = asyncio.Lock()
 
     @property
@@ -89,14 +93,8 @@ class Transport:
         opened and configured on first use."""
         if self._client is not None:
             return self._checked_client(self._client)
-        if self._own is not None:
-            return self._own
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:  # the first caller opens; the others wait for it
-            if self._own is None:
-                self._own = await self._open()
-        return self._own
+        # Once open this returns without yielding to the loop (see ``rows``).
+        return await self._own.get(self._open)
 
     def _checked_client(self, client: aiosqlite.Connection) -> aiosqlite.Connection:
         try:
@@ -163,8 +161,8 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the transport's own connection; a caller's (``client=``) stays open."""
-        if self._own is not None:
-            connection, self._own = self._own, None
+        connection = self._own.take()
+        if connection is not None:
             await connection.close()
 
     # -- statements --------------------------------------------------------------------------
@@ -179,7 +177,7 @@ class Transport:
     ) -> list[Row]:
         """The rows of one statement (atomic by itself). ``MissingTable`` when it names a
         collection's table that does not exist; other failures as asyncdb errors."""
-        connection = self._own if self._own is not None else await self.connection()
+        connection = await self.connection()
 
         async def attempt() -> list[Row]:
             if self._lock.locked():  # a transaction is open: never run inside it
@@ -226,23 +224,19 @@ class Transport:
         writing: bool,
         attempts: Attempts | None,
     ) -> T:
-        try:
-            return await retrying(
-                attempt,
-                classify=classify,
-                policy=self.policy,
-                attempts=attempts,
-                what=f"{self.where} {what}",
-            )
-        except sqlite3.Error as exc:
-            if is_missing_table(exc):
+        def failed(exc: Exception) -> None:
+            if isinstance(exc, sqlite3.Error) and is_missing_table(exc):
                 raise MissingTable(
                     f"{self.where}: {what}: the collection's table does not exist ({exc}); "
                     "another connection may have dropped it meanwhile"
                 ) from exc
-            raise translate(exc, f"{self.where}: {what}", writing=writing) from exc
-        except ValueError as exc:  # aiosqlite: the connection was closed under the call
-            raise translate(exc, f"{self.where}: {what}", writing=writing) from exc
+            # ValueError: aiosqlite's, when the connection was closed under the call.
+            if isinstance(exc, sqlite3.Error | ValueError):
+                raise translate(exc, f"{self.where}: {what}", writing=writing) from exc
+
+        return await self._retrier.run(
+            attempt, what=f"{self.where} {what}", final=failed, attempts=attempts
+        )
 
 
 async def _rollback(connection: aiosqlite.Connection) -> None:
