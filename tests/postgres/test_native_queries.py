@@ -205,3 +205,17 @@ async def test_an_index_made_by_the_old_version_still_works(
     await db.ensure_index(ITEMS, ["n"])  # again: a no-op
     found = await db.find(ITEMS, {"n": 1}, strict=True)
     assert [d["_id"] for d in found] == sorted(f"d{i}" for i in range(30) if i % 3 == 1)
+
+
+async def test_long_values_in_every_indexed_field_never_fail_a_write(
+    db: DatabaseService,
+) -> None:
+    # A b-tree entry holds at most 2,704 bytes: the index keeps 64-character prefixes of
+    # at most six fields, so four-byte characters in eight long fields still fit.
+    fields = [f"f{i}" for i in range(8)]
+    await db.ensure_index(ITEMS, fields[:6], order_by=["-f6", "f7"])
+    long = {name: "😀" * 3000 + name for name in fields}
+    await db.save(ITEMS, "long", long)
+    await db.save(ITEMS, "long-id-" + "é" * 1500, long)
+    found = await db.find(ITEMS, {"f0": long["f0"]}, order_by=["-f6", "f7"], strict=True)
+    assert [d["_id"] for d in found] == ["long", "long-id-" + "é" * 1500]  # ties: id, ascending
