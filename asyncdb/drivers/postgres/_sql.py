@@ -181,6 +181,8 @@ class Component:
     sql: str
     cast: str
     descending: bool
+    #: Whether an index holds it (the whole string and the whole id are not).
+    indexed: bool = True
 
 
 def order_sql(order: Sequence[Order]) -> list[Component]:
@@ -194,10 +196,10 @@ def order_sql(order: Sequence[Order]) -> list[Component]:
             Component(field.rank, "int", down),
             Component(field.num, "numeric", down),
             Component(field.key, "text", down),
-            Component(field.text, "text", down),
+            Component(field.text, "text", down, indexed=False),
         ]
     down = bool(order) and order[-1].descending
-    return [*components, Component(_TIE_KEY, "text", down), Component(_TIE, "text", down)]
+    return [*components, Component(_TIE_KEY, "text", down), Component(_TIE, "text", down, False)]
 
 
 def position_values(keys: Sequence[tuple[Any, ...]], doc_id: str) -> list[Any]:
@@ -232,6 +234,16 @@ def after_clause(components: Sequence[Component], values: Sequence[Any], params:
         left, right = _row(columns), _row(marks)
         strict = f"{left} {'<' if descending else '>'} {right}"
         clause = strict if not clause else f"({strict} OR ({left} = {right} AND {clause}))"
+    # The leading components an index holds, compared non-strictly: implied by the clause,
+    # and a row comparison an index scan starts at, so that a later page does not read the
+    # earlier ones again (a chain for mixed directions could only filter).
+    columns, marks, descending = runs[0]
+    held = 0
+    while held < len(columns) and components[held].indexed:
+        held += 1
+    if held:
+        seek = f"{_row(columns[:held])} {'<=' if descending else '>='} {_row(marks[:held])}"
+        clause = f"{seek} AND {clause}"
     return clause
 
 
