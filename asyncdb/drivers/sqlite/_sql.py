@@ -213,8 +213,9 @@ def position_values(keys: Sequence[tuple[Any, ...]], doc_id: str) -> list[Any]:
 
 def after_clause(components: Sequence[Component], values: Sequence[Any], params: Params) -> str:
     """The rows that sort strictly after ``values`` under ``components``: runs of
-    components in one direction compare as one row value (which SQLite can seek in an
-    index), chained for mixed directions."""
+    components in one direction compare as one row value, chained for mixed directions.
+    (SQLite 3.40 does not start an index scan at a row value over expressions: a later
+    page walks the index from the start of its equality group and filters.)"""
     runs: list[tuple[list[str], list[str], bool]] = []
     for component, value in zip(components, values, strict=True):
         mark = params.add(value)
