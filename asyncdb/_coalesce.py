@@ -87,6 +87,14 @@ class CoalescingDriver(DriverWrapper):
         self.batches = 0
         self.batched_calls = 0
 
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for what this class lacks: the backend driver's own attributes (its
+        # transport, a native method), so that middleware or code reaching through the
+        # chain to the driver still finds them with the coalescer in between.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     # -- the two coalesced operations ------------------------------------------------------
     async def get(self, collection: str, doc_id: str) -> Record | None:
         loop = _running_loop() if self._gets_native else None

@@ -407,6 +407,7 @@ async def test_middleware_sees_the_applications_calls() -> None:
     again = _service(recorder)  # a second service over the same chain: one coalescer
     assert isinstance(recorder.inner.inner, CoalescingDriver)
     assert recorder.inner.inner.inner is fake and again.driver is recorder
+    assert recorder.inner.inner.docs is fake.docs  # the driver's own attributes show through
 
 
 async def test_statistics_count_each_call() -> None:
