@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asyncdb._evaluate import position_of
 from asyncdb._query import parse_query
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.memory.driver import MemoryDriver
 from asyncdb.drivers.sqlite import SQLiteDriver
 from asyncdb.drivers.sqlite._query import index_statement
-from asyncdb.drivers.sqlite._sql import Params, after_clause, order_sql, where_sql
+from asyncdb.drivers.sqlite._sql import (
+    Params,
+    after_clause,
+    order_sql,
+    position_values,
+    where_sql,
+)
 from asyncdb.drivers.sqlite._tables import table
 
 ITEMS = "items"
@@ -310,6 +318,23 @@ async def test_the_application_shapes_run_from_the_index(
     after = plan(sqlite_path, collection, where, order_by)
     assert f"USING INDEX {index}" in after, after
     assert "TEMP B-TREE" not in after, after
+    if order_by:
+        # A later page: the index scan starts at the cursor's position.
+        query = parse_query(where, None, order_by)
+        params = Params()
+        condition = where_sql(query, params)
+        components = order_sql(query.order_by, params)
+        start = position_values(*astuple(position_of(query.order_by, "d01000", docs[1000])))
+        condition += " AND " + after_clause(components, start, params)
+        order = ", ".join(f"{c.sql} {'DESC' if c.descending else 'ASC'}" for c in components)
+        sql = (
+            f"EXPLAIN QUERY PLAN SELECT id FROM {table(collection)} "
+            f"WHERE {condition} ORDER BY {order} LIMIT 21"
+        )
+        with sqlite3.connect(sqlite_path) as connection:
+            later = " ".join(str(row[-1]) for row in connection.execute(sql, params.values))
+        assert f"USING INDEX {index} (<expr>=? AND <expr>" in later, later
+        assert "TEMP B-TREE" not in later, later
     # And the answer is the reference's.
     memory = DatabaseService(MemoryDriver())
     await memory.save_many(collection, docs)
@@ -329,10 +354,11 @@ def test_resume_clause_chains_mixed_directions() -> None:
     query = parse_query({}, None, ["a", "-b"])
     params = Params()
     components = order_sql(query.order_by, params)
-    clause = after_clause(components, [5, "x", 4, 1.5, "id"], params)
-    # (rank, value) of a ascending, then (rank, value, id) of b descending: two row values.
-    assert clause.count(" > ") == 1 and clause.count(" < ") == 1
-    assert params.values == [5, "x", 4, 1.5, "id"]
+    clause = after_clause(components, ["x", 1.5, "id"], params)
+    # a ascending, then (b, id) descending: two row values, chained; and a's key alone,
+    # non-strictly, where an index scan can start.
+    assert clause.count(" > ") == 1 and clause.count(" < ") == 1 and clause.count(" >= ") == 1
+    assert params.values == ["x", 1.5, "id"]
 
 
 async def test_a_database_indexed_by_the_old_version_still_works(

@@ -2,7 +2,7 @@
 very expressions ``find`` emits (``_sql``), so SQLite's planner uses them.
 
 A find is one statement per page: the conditions, the contract's order (``ORDER BY`` each
-field's rank and value, then ``id``), the position a ``find_page`` resumes after, and a
+field's key, then ``id``), the position a ``find_page`` resumes after, and a
 ``LIMIT``. The SQL selects exactly the matching rows except around strings holding U+0000,
 where it selects a superset (``_sql``): a row whose body holds one is filtered again with
 the reference evaluator (``Query.matches``). When that check drops rows, the next page
@@ -10,7 +10,7 @@ resumes after the last row read, by the sort key SQLite computed for it: memory 
 bounded by the page and the answer.
 
 ``ensure_index(collection, fields, order_by=...)`` builds one composite expression index:
-the rank and value of each field (equality fields, then range fields), then those of each
+the key of each field (equality fields, then range fields), then that of each
 ``order_by`` field in its direction, then ``id`` in the direction of the last one. A
 query whose equality conditions pin the leading fields reads the index in order: no sort,
 and ``LIMIT`` stops the read early.
@@ -38,7 +38,7 @@ from asyncdb.drivers.sqlite._transport import MissingTable
 __all__ = ["FindOps", "index_statement", "where_clause"]
 
 #: Bumped when the form of the index columns changes, so a new form gets a new name.
-_INDEX_FORM = "2"
+_INDEX_FORM = "3"
 
 
 def _direction(descending: bool) -> str:
@@ -58,14 +58,14 @@ def index_statement(
         # A field SQLite's paths cannot name is filtered without an index; a field that
         # is also ordered is served by its order columns.
         if field is not None and path not in ordered:
-            columns += [field.rank, field.value]
+            columns.append(field.key)
     served: list[Order] = []
     for entry in order_by:
         field = Field.of(entry.path, None)
         if field is None:
             break  # the columns after one the index cannot hold would not serve the order
         direction = _direction(entry.descending)
-        columns += [f"{field.rank} {direction}", f"{field.value} {direction}"]
+        columns.append(f"{field.key} {direction}")
         served.append(entry)
     if not columns:
         return None

@@ -1,19 +1,20 @@
 """The portable query as SQLite SQL: conditions, the contract's order, resume positions.
 
-Every field a query names becomes two expressions (``Field``):
+Every field a query names becomes one *key* expression (``Field``), a value whose SQLite
+order is the contract's (docs/contract.md, "Order"). SQLite orders NULL < numbers <
+``TEXT`` < ``BLOB``, comparing an ``integer`` with a ``real`` by value (exactly, also near
+2**63) and ``TEXT`` with the ``BINARY`` collation, ``memcmp`` of UTF-8, which is code point
+order. So the key is the number or the string itself (``json_extract``), and for the
+other classes a constant where the contract puts them: a missing field, ``null``,
+``false`` and ``true`` are the reals -1e308, -1e307, -1e306 and -1e305 (below every
+portable number, which is above -1e126), every list the blob ``x'01'``, every map
+``x'02'`` (all lists equal, all maps equal). No key is NULL, so row-value comparisons
+never meet one. Ties go by ``id`` (stored as itself, ``_ids``).
 
-- its *rank*, the contract's class of the stored value (docs/contract.md, "Order"):
-  0 missing, 1 null, 2 false, 3 true, 4 number, 5 string, 6 list, 7 map, from
-  ``json_type`` (NULL when the path is missing);
-- its *value*: the number or the string itself, and ``0`` for every other class, so that
-  two lists (or two maps, or two nulls) are equal, as the contract says, and no NULL ever
-  reaches a row-value comparison.
-
-Ordering by ``(rank, value)`` is the contract's order: SQLite compares an ``integer`` with a
-``real`` by value (exactly, also near 2**63), and ``TEXT`` with the ``BINARY`` collation,
-``memcmp`` of UTF-8, which is code point order. Ties go by ``id`` (stored as itself,
-``_ids``). Conditions are written on the same two expressions (``rank = 5 AND value = ?``),
-so one expression index (``index_columns``) serves both the filter and the order.
+Conditions are written on the same key (``key = ?``, ``key IN (...)``, a range bracketed
+by type: ``key > ? AND key < ''`` for a number, since every text sorts above every
+number), so one expression index (``_query.index_statement``) serves the filter, the
+order, and the start of a later page (``after_clause``'s scalar seek).
 
 A path is ``json_type(body, '$."a"."b"')`` when SQLite's path syntax can name every segment
 (``plain_field``); any other segment (a ``"``, a ``\\``, a control character) is reached
@@ -21,7 +22,7 @@ through ``json_each``, its key a bound parameter: exact, but no index can hold i
 
 One thing SQL cannot see exactly: ``json_extract`` returns a string up to its first
 U+0000. So a condition on strings also selects every row whose body holds the escape
-``\\u0000`` (a superset), and the driver filters every row again with the reference
+``\\u0000`` (a superset), and the driver filters such rows again with the reference
 evaluator; only the *order* of two strings that agree up to a U+0000 is not exact.
 """
 
@@ -46,7 +47,18 @@ __all__ = [
 ]
 
 _NUMBER, _STRING = 4, 5
-_VALUED: Final = frozenset({_NUMBER, _STRING})
+#: The key of each class without a value of its own, by rank (see the docstring).
+_CONSTANT: Final[dict[int, float | bytes]] = {
+    0: -1e308,
+    1: -1e307,
+    2: -1e306,
+    3: -1e305,
+    6: b"\x01",
+    7: b"\x02",
+}
+_MISSING_KEY: Final = "-1e308"
+#: Between the constants and every portable number (all above -1e126).
+_BELOW_NUMBERS: Final = "-1e300"
 #: Bodies holding U+0000 somewhere (written by json as this escape): see the docstring.
 _HOLDS_NUL: Final = "instr(body, '\\u0000') > 0"
 
@@ -72,16 +84,14 @@ def _literal(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """The rank and value expressions of one path."""
+    """The key expression of one path."""
 
-    rank: str
-    value: str
+    key: str
 
     @classmethod
     def of(cls, segments: Sequence[str], params: Params | None) -> Field | None:
-        """The expressions of ``segments``; ``None`` when they need parameters (a segment
-        SQLite's paths cannot name) and ``params`` is ``None`` (an index cannot hold
-        them)."""
+        """The key of ``segments``; ``None`` when it needs parameters (a segment SQLite's
+        paths cannot name) and ``params`` is ``None`` (an index cannot hold it)."""
         if all(plain_field(segment) for segment in segments):
             path = _literal("$" + "".join(f'."{segment}"' for segment in segments))
             kind, atom = f"json_type(body, {path})", f"json_extract(body, {path})"
@@ -89,13 +99,13 @@ class Field:
             return None
         else:
             kind, atom = _walk(segments, params, "type"), _walk(segments, params, "atom")
-        rank = (
-            f"(CASE {kind} WHEN 'null' THEN 1 WHEN 'false' THEN 2 WHEN 'true' THEN 3 "
-            "WHEN 'integer' THEN 4 WHEN 'real' THEN 4 WHEN 'text' THEN 5 "
-            "WHEN 'array' THEN 6 WHEN 'object' THEN 7 ELSE 0 END)"
+        key = (
+            f"(CASE {kind} WHEN 'integer' THEN {atom} WHEN 'real' THEN {atom} "
+            f"WHEN 'text' THEN {atom} WHEN 'null' THEN -1e307 WHEN 'false' THEN -1e306 "
+            f"WHEN 'true' THEN -1e305 WHEN 'array' THEN x'01' WHEN 'object' THEN x'02' "
+            f"ELSE {_MISSING_KEY} END)"
         )
-        value = f"(CASE WHEN {kind} IN ('integer', 'real', 'text') THEN {atom} ELSE 0 END)"
-        return cls(rank, value)
+        return cls(key)
 
 
 def _walk(segments: Sequence[str], params: Params, column: str) -> str:
@@ -124,60 +134,58 @@ def _before_nul(text: str) -> str:
     return text.split("\x00", 1)[0]
 
 
+def _key_of(value: Scalar) -> Any:
+    """The key a stored ``value`` has (a string cut at U+0000, as SQL sees it)."""
+    if value is None:
+        return _CONSTANT[1]
+    if isinstance(value, bool):
+        return _CONSTANT[3 if value else 2]
+    if isinstance(value, str):
+        return _before_nul(value)
+    return value
+
+
 def _equal(field: Field, values: Sequence[Scalar], params: Params) -> str:
-    """The rows whose value equals one of ``values`` (a superset for strings: see the
-    module docstring)."""
-    ranks: list[int] = []
-    numbers: list[str] = []
-    strings: list[str] = []
-    for value in values:
-        if value is None:
-            ranks.append(1)
-        elif isinstance(value, bool):
-            ranks.append(3 if value else 2)
-        elif isinstance(value, str):
-            strings.append(params.add(_before_nul(value)))
-        else:
-            numbers.append(params.add(value))
-    alternatives: list[str] = []
-    if ranks:
-        listed = ", ".join(str(rank) for rank in sorted(set(ranks)))
-        alternatives.append(f"{field.rank} IN ({listed})")
-    for rank, marks in ((_NUMBER, numbers), (_STRING, strings)):
-        if marks:
-            test = f"= {marks[0]}" if len(marks) == 1 else f"IN ({', '.join(marks)})"
-            alternatives.append(f"({field.rank} = {rank} AND {field.value} {test})")
-    return alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")"
+    """The rows whose value equals one of ``values`` (a superset for strings holding
+    U+0000: see the module docstring)."""
+    marks = [params.add(_key_of(value)) for value in values]
+    return (
+        f"{field.key} = {marks[0]}" if len(marks) == 1 else f"{field.key} IN ({', '.join(marks)})"
+    )
 
 
 _RANGE: Final = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+#: The keys of strings: from the smallest text up to (not including) the smallest blob.
+_STRINGS: Final = "{key} >= '' AND {key} < x''"
 
 
 def condition_sql(condition: Condition, params: Params) -> str:
     """SQL selecting (at least) the rows ``condition`` holds for."""
     field = Field.of(condition.segments, params)
     assert field is not None  # params given
+    key = field.key
     operator = condition.operator
     if operator == "$exists":
-        return f"{field.rank} {'<>' if condition.values[0] else '='} 0"
+        return f"{key} {'>' if condition.values[0] else '='} {_MISSING_KEY}"
     if operator in ("$eq", "$in"):
         return _equal(field, condition.values, params)
     if operator == "$ne":
         value = condition.values[0]
-        test = f"({field.rank} <> 0 AND NOT {_equal(field, (value,), params)})"
+        test = f"({key} > {_MISSING_KEY} AND {key} <> {params.add(_key_of(value))})"
         return f"({test} OR {_HOLDS_NUL})" if isinstance(value, str) else test
     bound = condition.values[0]
     assert isinstance(bound, str | int | float) and not isinstance(bound, bool)
+    sign = _RANGE[operator]
     if not isinstance(bound, str):
-        return (
-            f"({field.rank} = {_NUMBER} AND {field.value} {_RANGE[operator]} {params.add(bound)})"
-        )
+        # Ranges are bracketed by type: numbers lie between the constants and every text.
+        other = f"{key} < ''" if sign[0] == ">" else f"{key} > {_BELOW_NUMBERS}"
+        return f"({key} {sign} {params.add(bound)} AND {other})"
     # Cut at U+0000 the bound compares as SQL sees stored strings; widening > to >= (and
     # < to <=) keeps a superset, which the driver's filter then makes exact.
-    sign = _RANGE[operator]
     widened = sign[0] + "=" if "\x00" in bound else sign
     mark = params.add(_before_nul(bound))
-    return f"({field.rank} = {_STRING} AND ({field.value} {widened} {mark} OR {_HOLDS_NUL}))"
+    strings = _STRINGS.format(key=key)
+    return f"({strings} AND ({key} {widened} {mark} OR {_HOLDS_NUL}))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,33 +197,26 @@ class Component:
 
 
 def order_sql(order: Sequence[Order], params: Params) -> list[Component]:
-    """The sort key of ``order``: each field's rank and value, then ``id`` in the
-    direction of the last field (ascending without one)."""
+    """The sort key of ``order``: each field's key, then ``id`` in the direction of the
+    last field (ascending without one)."""
     components: list[Component] = []
     for entry in order:
         field = Field.of(entry.path, params)
         assert field is not None
-        components.append(Component(field.rank, entry.descending))
-        components.append(Component(field.value, entry.descending))
+        components.append(Component(field.key, entry.descending))
     components.append(Component("id", bool(order) and order[-1].descending))
     return components
 
 
 def position_values(keys: Sequence[tuple[Any, ...]], doc_id: str) -> list[Any]:
-    """A ``Position`` as the values of ``order_sql``'s components."""
-    values: list[Any] = []
-    for key in keys:
-        values.append(key[0])
-        values.append(key[1] if key[0] in _VALUED else 0)
-    values.append(doc_id)
-    return values
+    """A ``Position`` (rank tuples and id) as the values of ``order_sql``'s components."""
+    values: list[Any] = [_CONSTANT[key[0]] if len(key) == 1 else key[1] for key in keys]
+    return [*values, doc_id]
 
 
 def after_clause(components: Sequence[Component], values: Sequence[Any], params: Params) -> str:
     """The rows that sort strictly after ``values`` under ``components``: runs of
-    components in one direction compare as one row value, chained for mixed directions.
-    (SQLite 3.40 does not start an index scan at a row value over expressions: a later
-    page walks the index from the start of its equality group and filters.)"""
+    components in one direction compare as one row value, chained for mixed directions."""
     runs: list[tuple[list[str], list[str], bool]] = []
     for component, value in zip(components, values, strict=True):
         mark = params.add(value)
@@ -229,7 +230,11 @@ def after_clause(components: Sequence[Component], values: Sequence[Any], params:
         left, right = _row(columns), _row(marks)
         strict = f"{left} {'<' if descending else '>'} {right}"
         clause = strict if not clause else f"({strict} OR ({left} = {right} AND {clause}))"
-    return clause
+    # The first key compared alone, non-strictly: implied by the clause, and (unlike a row
+    # value over expressions) a range SQLite starts an index scan at, so that a later
+    # page does not walk the earlier ones again.
+    first, descending = components[0].sql, components[0].descending
+    return f"{first} {'<=' if descending else '>='} {runs[0][1][0]} AND {clause}"
 
 
 def _row(parts: Sequence[str]) -> str:
