@@ -1,28 +1,85 @@
 """The DynamoDB client of one driver, and every call through it retried by the one retry
-policy (``asyncdb._retry``) with this driver's classification of failures.
+policy (``asyncdb.drivers._retried``) with this driver's classification of failures.
 
 The driver opens its own aioboto3 client on first use, unless the user handed it one
 (``client=``). The rule: what the driver did not open, it does not close. botocore's own
 retries are off in a client the driver opens, so that the bound is the driver's and
 predictable, and so that a retried conditional write can tell that an earlier attempt may
 have landed.
+
+Building the client reads botocore's JSON models, its endpoint rules and the CA bundle
+with blocking I/O (about 150 ms, and 50 ms more for the TLS context on the first
+request): ``_prepare`` does that in a worker thread, so the loop only assembles a client
+from warm caches (docs/performance/loop-lag.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import json
+import os
+import ssl
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Final
 
 import aioboto3
+import aiohttp
 from aiobotocore.client import AioBaseClient
-from botocore.config import Config
+from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
+from botocore.httpsession import create_urllib3_context, get_cert_path
+from botocore.loaders import JSONFileLoader
 
-from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown, retrying
+from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown
+from asyncdb.drivers._offload import off_loop
 from asyncdb.drivers._once import OpenedOnce
+from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.dynamodb._errors import classify, leaves_outcome_open, translate, where
 from asyncdb.errors import ConfigurationError
 
 __all__ = ["Transport"]
+
+_SERVICE: Final = "dynamodb"
+#: TLS contexts with a CA bundle loaded, by the bundle's path; built off the loop by
+#: ``_prepare`` and shared (an ``ssl.SSLContext`` serves any number of connections).
+_TLS_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+class _TurnTakingJSONFileLoader(JSONFileLoader):  # type: ignore[misc]  # botocore is untyped
+    """botocore's loader of its JSON data files, decoding each object through a Python
+    function. The C decoder alone holds the GIL for a whole file (about 30 ms for the
+    1.2 MB endpoints.json), which stalls the loop even from a worker thread; a hook that
+    runs bytecode lets the loop's thread take its turn every switch interval (5 ms)."""
+
+    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as file:
+            payload = file.read().decode("utf-8")
+        return json.loads(payload, object_pairs_hook=_ordered)
+
+
+def _ordered(pairs: list[tuple[str, Any]]) -> OrderedDict[str, Any]:
+    return OrderedDict(pairs)
+
+
+class _PreparedTLSSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore is untyped
+    """aiobotocore's aiohttp session, but its connector takes the TLS context that
+    ``_prepare`` loaded in a worker thread instead of loading the CA bundle on the loop at
+    the first request. Any other case (a proxy, a client certificate, a bundle not
+    prepared, verification off) is aiobotocore's own code path."""
+
+    def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
+        ready = None
+        if self._verify and not proxy_url and self._cert_file is None:
+            ready = _TLS_CONTEXTS.get(str(get_cert_path(self._verify)))
+        if ready is None:
+            connector: aiohttp.TCPConnector = super()._create_connector(proxy_url)
+            return connector
+        return aiohttp.TCPConnector(
+            limit=self._max_pool_connections, ssl=ready, **self._connector_args
+        )
 
 
 class Transport:
@@ -45,6 +102,7 @@ class Transport:
         if client is not None:
             _check_client(client)
         self.policy = policy
+        self._retrier = Retrier(policy, classify)
         self._session_kwargs = session_kwargs
         self._endpoint_url = endpoint_url
         self._request_timeout = request_timeout
@@ -73,23 +131,54 @@ class Transport:
         return await self._client.get(self._create_client)
 
     async def _create_client(self) -> Any:
-        config = Config(
+        config = AioConfig(
             connect_timeout=self._request_timeout,
             read_timeout=self._request_timeout,
             retries={"total_max_attempts": 1, "mode": "standard"},
             max_pool_connections=self._max_connections,
+            http_session_cls=_PreparedTLSSession,
         )
-        session = aioboto3.Session(**self._session_kwargs)
+        session = await off_loop(self._prepare)
         stack = contextlib.AsyncExitStack()
         try:
             client = await stack.enter_async_context(
-                session.client("dynamodb", endpoint_url=self._endpoint_url, config=config)
+                session.client(_SERVICE, endpoint_url=self._endpoint_url, config=config)
             )
         except Exception as exc:
             await stack.aclose()
             raise translate(exc, "client setup", "") from exc
         self._stack = stack
         return client
+
+    def _prepare(self) -> Any:
+        """In a worker thread: the session, with everything its client creation would read
+        from files (the service model, the endpoint rules and partitions, the retry and
+        default-mode data, the shared config file) in the session's caches, and the TLS
+        context for the CA bundle the client will verify with."""
+        session = aioboto3.Session(**self._session_kwargs)
+        core = session._session  # aioboto3 keeps its aiobotocore session private
+        api_version = core.get_config_variable("api_versions").get(_SERVICE)
+        loader = core.get_component("data_loader")
+        loader.file_loader = _TurnTakingJSONFileLoader()
+        for type_name in ("service-2", "endpoint-rule-set-1"):
+            loader.load_service_model(_SERVICE, type_name, api_version=api_version)
+        for name in ("partitions", "_retry", "sdk-default-configuration"):
+            loader.load_data(name)
+        core._get_internal_component("endpoint_resolver")
+        # The bundle botocore's endpoint will verify with (its _get_verify_value).
+        verify = core.get_config_variable("ca_bundle")
+        if verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE", True)
+        path = str(get_cert_path(verify))
+        if path not in _TLS_CONTEXTS:
+            context = create_urllib3_context()
+            try:
+                context.load_verify_locations(path, None, None)
+            except (OSError, ssl.SSLError):
+                # An unusable bundle stays aiobotocore's to report, at the first request.
+                return session
+            _TLS_CONTEXTS[path] = context
+        return session
 
     async def aclose(self) -> None:
         """Close the client this transport created; a user's client is left open."""
@@ -121,19 +210,15 @@ class Transport:
             response: dict[str, Any] = await method(**params)
             return response
 
-        try:
-            return await retrying(
-                attempt,
-                classify=classify,
-                policy=self.policy,
-                attempts=attempts,
-                what=where(operation, table),
-            )
-        except Exception as exc:
+        def failed(exc: Exception) -> None:
             error = translate(exc, operation, table)
             if attempts is not None and attempts.ambiguous and leaves_outcome_open(error):
                 raise outcome_unknown(where(operation, table), str(error)) from exc
             raise error from exc
+
+        return await self._retrier.run(
+            attempt, what=where(operation, table), final=failed, attempts=attempts
+        )
 
 
 def _check_client(client: Any) -> None:

@@ -15,7 +15,7 @@ thread, since ``google.auth`` reads files and may ask the metadata server.
 wait for it) and closes it only if it created the client: a ``FirestoreAsyncClient`` the
 user passed stays the user's, open after ``close()``. A driver is used on the one event
 loop it was opened on (the face refuses calls from another loop), so one connection
-serves it. ``Transport.call`` runs each RPC under ``asyncdb._retry.retrying`` and turns
+serves it. ``Transport.call`` runs each RPC under the one retry policy and turns
 the failure it gives up on into an asyncdb error.
 """
 
@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-import anyio.to_thread
 import google.auth
 import grpc
 from google.auth import exceptions as auth_exc
@@ -36,8 +35,10 @@ from google.cloud.firestore_v1.services.firestore.transports import (
     FirestoreGrpcAsyncIOTransport,
 )
 
-from asyncdb._retry import Attempts, RetryPolicy, retrying
+from asyncdb._retry import Attempts, RetryPolicy
+from asyncdb.drivers._offload import off_loop
 from asyncdb.drivers._once import OpenedOnce
+from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.firestore import _errors, _ids
 from asyncdb.errors import ConfigurationError
 
@@ -177,11 +178,11 @@ async def _credentials(config: ConnectionConfig) -> tuple[Any, str | None]:
         if path and path != os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
             # A file other than the one google.auth.default() reads by itself (the
             # generic loader is deprecated upstream, but it is the user's own file).
-            loaded = await anyio.to_thread.run_sync(
+            loaded = await off_loop(
                 lambda: google.auth.load_credentials_from_file(path, scopes=scopes)  # type: ignore[no-untyped-call]
             )
         else:
-            loaded = await anyio.to_thread.run_sync(lambda: google.auth.default(scopes=scopes))
+            loaded = await off_loop(lambda: google.auth.default(scopes=scopes))
     except auth_exc.DefaultCredentialsError as exc:
         raise ConfigurationError(
             "no usable Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a credentials "
@@ -205,6 +206,7 @@ class Transport:
     ) -> None:
         self.config = config
         self.policy = policy
+        self._retrier = Retrier(policy, _errors.classify)
         #: Seconds per RPC attempt.
         self.timeout = timeout
         self._client = client
@@ -233,11 +235,11 @@ class Transport:
         an asyncdb error (``_errors.final_error``). ``attempts``: the call is a write, and
         its attempts are recorded there; ``conflict_may_be_own``: it is a conditional write,
         so a conflict after an ambiguous attempt may be that attempt's doing."""
-        try:
-            return await retrying(
-                call, classify=_errors.classify, policy=self.policy, attempts=attempts, what=where
-            )
-        except _errors.GOOGLE_ERRORS as exc:
-            raise _errors.final_error(
-                exc, where, attempts, conflict_may_be_own=conflict_may_be_own
-            ) from exc
+
+        def failed(exc: Exception) -> None:
+            if isinstance(exc, _errors.GOOGLE_ERRORS):
+                raise _errors.final_error(
+                    exc, where, attempts, conflict_may_be_own=conflict_may_be_own
+                ) from exc
+
+        return await self._retrier.run(call, what=where, final=failed, attempts=attempts)
