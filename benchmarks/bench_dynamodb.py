@@ -256,14 +256,15 @@ def _codec_table() -> None:
         print(f"| {label} | {build / 2000 * 1e6:,.0f} | {read / 2000 * 1e6:,.0f} |")
 
 
-def main() -> None:
+async def main() -> None:
+    """Every table (``benchmarks.run`` awaits the ``main()`` of each benchmark)."""
     started = time.perf_counter()
     _codec_table()
     with dynamodb_server("dynalite") as endpoint:
-        asyncio.run(_coalescing(endpoint))
-        asyncio.run(_bench(endpoint))
+        await _coalescing(endpoint)
+        await _bench(endpoint)
     print(f"\n(total {time.perf_counter() - started:.0f}s)")
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
