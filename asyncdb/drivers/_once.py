@@ -34,6 +34,13 @@ class OpenedOnce(Generic[T]):
                 self._value = await open_()
             return self._value
 
+    async def close(self, close: Callable[[T], Awaitable[object]]) -> None:
+        """``await close(value)`` for the value held, if any, no longer held here: the next
+        ``get`` opens again."""
+        value = self.take()
+        if value is not None:
+            await close(value)
+
     def take(self) -> T | None:
         """The value, or ``None``, no longer held here: the next ``get`` opens again."""
         value, self._value = self._value, None

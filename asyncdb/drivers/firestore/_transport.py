@@ -219,9 +219,7 @@ class Transport:
     async def close(self) -> None:
         """Close the connection if this transport created its client; a later call opens
         a new one (over the user's client again, when one was given)."""
-        connection = self._connection.take()
-        if connection is not None:
-            await connection.close()
+        await self._connection.close(Connection.close)
 
     async def call(
         self,

@@ -161,9 +161,7 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the transport's own connection; a caller's (``client=``) stays open."""
-        connection = self._own.take()
-        if connection is not None:
-            await connection.close()
+        await self._own.close(aiosqlite.Connection.close)
 
     # -- statements --------------------------------------------------------------------------
     async def rows(
