@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.cloud import firestore
 
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
+from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD, stored_id
 from asyncdb.errors import BackendUnavailableError, NotFoundError, WriteOutcomeUnknownError
 from tests.backends.firestore import TEST_PROJECT
 from tests.firestore._proxy import LosingProxy
@@ -116,3 +118,31 @@ async def test_a_refused_batch_read_fails_every_caller(
     )
     assert all(isinstance(answer, BackendUnavailableError) for answer in got)
     assert proxy.calls == ["BatchGetDocuments"] * 3  # the batch and its 2 retries
+
+
+async def test_a_forged_digest_document_never_answers_for_another_id(
+    db: tuple[DatabaseService, str], firestore_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document another program stored under the digest key of a long id ``A``, naming
+    the id ``B`` as its own: ``get(A)`` finds nothing and ``get(B)`` gets ``B``'s own
+    document, alone, coalesced, and through get_many, in either order."""
+    service, items = db
+    long_id = "L" * (MAX_KEY_BYTES + 10)
+    real = await service.save(items, "b", {"v": "real"})
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
+    raw = firestore.AsyncClient(project=TEST_PROJECT)
+    try:
+        await (
+            raw.collection(items)
+            .document(stored_id(long_id))
+            .set({ORIGINAL_ID_FIELD: "b", "v": "forged"})
+        )
+    finally:
+        raw.close()  # type: ignore[no-untyped-call]
+    with pytest.raises(NotFoundError):
+        await service.get(items, long_id)
+    for order in (["b", long_id], [long_id, "b"]):
+        got = await asyncio.gather(*(service.get(items, i) for i in order), return_exceptions=True)
+        answers = dict(zip(order, got, strict=True))
+        assert answers["b"] == real and isinstance(answers[long_id], NotFoundError)
+        assert await service.get_many(items, order) == {"b": real, long_id: None}

@@ -21,7 +21,7 @@ from asyncdb._retry import Attempts, Failure
 from asyncdb.drivers.base import DeleteRequest, Record, WriteOutcome, WriteRequest
 from asyncdb.drivers.firestore import _errors
 from asyncdb.drivers.firestore._codec import format_revision, parse_revision
-from asyncdb.drivers.firestore._records import fill_write, record_of
+from asyncdb.drivers.firestore._records import addressable, fill_write
 from asyncdb.drivers.firestore._transport import Connection, Transport
 from asyncdb.errors import BackendUnavailableError, ConflictError, WriteOutcomeUnknownError
 
@@ -61,7 +61,10 @@ class BulkMixin:
             async for response in stream:
                 raw = types.BatchGetDocumentsResponse.pb(response)
                 if raw.HasField("found"):
-                    record = record_of(raw.found)
+                    # Only the document stored under an id's own key answers for it, as
+                    # for get: another program's document under a digest key may name
+                    # another id (one asked for too) as its own.
+                    record = addressable(raw.found)
                     if record is not None and record.id in wanted:
                         found[record.id] = record
             return found
