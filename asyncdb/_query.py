@@ -146,13 +146,16 @@ def parse_query(where: object, fields: object = None, order_by: object = None) -
 
 def index_fields(
     fields: object, order_by: object = None
-) -> tuple[tuple[str, ...], tuple[Order, ...]]:
-    """``ensure_index``'s fields, checked (at least one), and its ``order_by``, parsed."""
-    projection = _projection(fields)
+) -> tuple[tuple[tuple[str, ...], ...], tuple[Order, ...]]:
+    """``ensure_index``'s fields as paths (dotted, as in ``where``; at least one, each
+    once) and its ``order_by``, parsed."""
+    if isinstance(fields, str) or not isinstance(fields, Sequence):
+        raise InvalidQueryError("ensure_index takes a list of field paths")
+    paths = tuple(dict.fromkeys(parse_path(name, "ensure_index") for name in fields))
     order = parse_order(order_by)
-    if not projection:
+    if not paths:
         raise InvalidQueryError("ensure_index needs at least one field")
-    return projection, order
+    return paths, order
 
 
 def parse_order(order_by: object) -> tuple[Order, ...]:

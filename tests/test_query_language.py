@@ -27,7 +27,7 @@ class Counting(MemoryDriver):
         super().__init__()
         self.finds: list[Query] = []
         self.scans = 0
-        self.indexes: list[tuple[Sequence[str], Sequence[Order]]] = []
+        self.indexes: list[tuple[Sequence[tuple[str, ...]], Sequence[Order]]] = []
 
     def can_find(self, query: Query) -> bool:
         return Driver.can_find(self, query)
@@ -37,7 +37,11 @@ class Counting(MemoryDriver):
         return await super().find(collection, query, limit)
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         self.indexes.append((fields, order_by))
 
@@ -216,10 +220,17 @@ async def test_ensure_index_passes_the_fields_and_the_parsed_order(counted: Any)
     db, driver = counted
     await db.ensure_index("col", ["g"], order_by=["-n", "owner.id"])
     assert driver.indexes == [
-        (("g",), (Order("n", ("n",), True), Order("owner.id", ("owner", "id"))))
+        ((("g",),), (Order("n", ("n",), True), Order("owner.id", ("owner", "id"))))
     ]
+    # Fields are paths, as in ``where``: dotted, with ``\.`` for a literal dot.
+    await db.ensure_index("col", ["owner.id", "a\\.b", "owner.id"])
+    assert driver.indexes[-1] == ((("owner", "id"), ("a.b",)), ())
+    driver.indexes.clear()
     with pytest.raises(InvalidQueryError):
         await db.ensure_index("col", [], order_by=["-n"])
     with pytest.raises(InvalidQueryError):
         await db.ensure_index("col", ["g"], order_by=["n", "n"])
-    assert len(driver.indexes) == 1
+    for bad in (["_id"], ["a..b"], "g", [7]):
+        with pytest.raises(InvalidQueryError):
+            await db.ensure_index("col", bad)
+    assert driver.indexes == []

@@ -388,7 +388,7 @@ async def _exercise(driver: Driver) -> None:
     assert outcomes[0].ok
     found = await driver.find(ITEMS, parse_query({"n": 2}), None)
     assert [r.id for r in found] == ["b"]
-    await driver.ensure_index(ITEMS, ["n"])
+    await driver.ensure_index(ITEMS, [("n",)])
     deleted = await driver.delete_many(ITEMS, [DeleteRequest("b")])
     assert deleted[0].ok
     assert await driver.delete(ITEMS, "a") is True

@@ -255,11 +255,16 @@ class Driver(abc.ABC):
         return await scan_matching(self, collection, query, limit)
 
     async def ensure_index(  # noqa: B027 - optional hook, deliberately empty
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
-        """Create an index on ``fields`` (top-level names), then ``order_by``, where the
-        backend needs one: the shape of the queries it is meant to serve (equality fields,
-        range fields, then the order). Idempotent. Default: nothing."""
+        """Create an index on ``fields`` (paths: the keys from the top level down), then
+        ``order_by``, where the backend needs one: the shape of the queries it is meant to
+        serve (equality fields, range fields, then the order). Idempotent. Default:
+        nothing."""
 
     async def list_collections(self) -> list[str]:
         """Names of the collections that exist. Optional: the default says the backend

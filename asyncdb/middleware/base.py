@@ -183,7 +183,11 @@ class DriverWrapper(Driver):
         return await self.around(call, self._forward)
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         call: DriverCall[None] = DriverCall(
             "ensure_index", collection, (fields,), {"order_by": order_by}

@@ -258,7 +258,7 @@ async def test_big_integers_and_floats_order_exactly(db: DatabaseService) -> Non
 
 
 def test_the_design_document_is_named_after_what_it_holds() -> None:
-    index = ViewIndex.for_index(["user_id"], parse_query({}, None, ["-created_at"]).order_by)
+    index = ViewIndex.for_index([("user_id",)], parse_query({}, None, ["-created_at"]).order_by)
     assert index.components == ((("user_id",), False), (("created_at",), True))
     assert index.id_descending
     design = index.design()
@@ -280,7 +280,7 @@ async def test_ensure_index_twice_and_concurrently_is_one_design_document(
     )
     assert status == 200
     assert [row["id"] for row in listing["rows"]] == [
-        ViewIndex.for_index(["a"], parse_query({}, None, ["b"]).order_by).ddoc_id
+        ViewIndex.for_index([("a",)], parse_query({}, None, ["b"]).order_by).ddoc_id
     ]
 
 

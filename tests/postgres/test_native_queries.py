@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asyncdb._evaluate import position_of
-from asyncdb._query import parse_query
+from asyncdb._query import index_fields, parse_query
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.memory.driver import MemoryDriver
 from asyncdb.drivers.postgres import PostgresDriver
@@ -171,7 +171,7 @@ async def test_the_application_shapes_run_from_the_index(
     limit = 21 if collection == "sessions" else None  # find_page asks for one row more
     await db.ensure_index(collection, fields, order_by=order_by)
     await raw.execute(f'ANALYZE "{table}"')
-    statement = index_statement(Table(table), fields, parse_query({}, None, order_by).order_by)
+    statement = index_statement(Table(table), *index_fields(fields, order_by))
     index = statement.split('"')[1]
     # With a limit (a page), the index is read in order (an Incremental Sort on top orders
     # only ties of the 64-character string prefix the index holds, and of the id).

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncdb._evaluate import position_of
-from asyncdb._query import parse_query
+from asyncdb._query import index_fields, parse_query
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.memory.driver import MemoryDriver
 from asyncdb.drivers.sqlite import SQLiteDriver
@@ -311,8 +311,7 @@ async def test_the_application_shapes_run_from_the_index(
     await db.ensure_index(collection, fields, order_by=order_by)
     with sqlite3.connect(sqlite_path) as connection:
         connection.execute("ANALYZE")
-    query = parse_query({}, None, order_by)
-    statement = index_statement(collection, fields, query.order_by)
+    statement = index_statement(collection, *index_fields(fields, order_by))
     assert statement is not None
     index = statement.split('"')[1]
     after = plan(sqlite_path, collection, where, order_by)

@@ -354,7 +354,11 @@ class FindOps(ViewOps):
         return known
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         await self._ensure_view(collection, ViewIndex.for_index(fields, order_by))
 

@@ -276,12 +276,12 @@ class ViewIndex:
     id_descending: bool = False
 
     @classmethod
-    def for_index(cls, fields: Sequence[str], order_by: Sequence[Order]) -> ViewIndex:
+    def for_index(cls, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]) -> ViewIndex:
         """The view ``ensure_index(fields, order_by=...)`` makes: the fields not in the
         order (as given, ascending), then the order, then ``_id`` in the direction of the
         last order field."""
         ordered = {o.path for o in order_by}
-        leading = [((name,), False) for name in dict.fromkeys(fields) if (name,) not in ordered]
+        leading = [(path, False) for path in dict.fromkeys(fields) if path not in ordered]
         trailing = [(o.path, o.descending) for o in order_by]
         return cls(tuple(leading + trailing), bool(order_by) and order_by[-1].descending)
 

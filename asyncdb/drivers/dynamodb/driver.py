@@ -371,7 +371,11 @@ class DynamoDBDriver(BulkOperations, Driver):
             params["ExclusiveStartKey"] = last
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         """Nothing: ``find`` scans with a filter; secondary indexes are out of scope."""
 

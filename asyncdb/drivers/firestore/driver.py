@@ -329,7 +329,11 @@ class FirestoreDriver(BulkMixin, Driver):
             after = documents[-1].name.rpartition("/")[2]
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         """A no-op: Firestore indexes every field on its own, and equality ``find`` queries
         need no composite index. Composite indexes cannot be created through the data API;

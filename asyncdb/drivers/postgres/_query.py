@@ -25,7 +25,6 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from asyncdb._query import split_dotted
 from asyncdb.drivers.base import Driver, Record
 from asyncdb.drivers.postgres._records import record_of
 from asyncdb.drivers.postgres._sql import (
@@ -79,9 +78,11 @@ def find_sql(
     return sql, params.values, components
 
 
-def index_statement(table: Table, fields: Sequence[str], order_by: Sequence[Order]) -> str:
-    """The ``CREATE INDEX`` serving ``fields`` (dotted paths) and ``order_by``."""
-    paths = [tuple(split_dotted(name)) for name in dict.fromkeys(fields)]
+def index_statement(
+    table: Table, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]
+) -> str:
+    """The ``CREATE INDEX`` serving ``fields`` (paths) and ``order_by``."""
+    paths = list(dict.fromkeys(fields))
     ordered = {entry.path for entry in order_by}
     paths = [path for path in paths if path not in ordered]
     order = list(order_by)[: max(0, MAX_INDEX_FIELDS - len(paths))]
@@ -129,7 +130,11 @@ class FindOps(Driver):
             resume = row_values(rows[-1], components)
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         table = self._table
         create = index_statement(table, fields, order_by)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from asyncdb._query import Order, Query, split_dotted
+from asyncdb._query import Order, Query
 from asyncdb.drivers.base import Record
 from asyncdb.drivers.sqlite._core import SQLiteCore
 from asyncdb.drivers.sqlite._sql import (
@@ -46,14 +46,13 @@ def _direction(descending: bool) -> str:
 
 
 def index_statement(
-    collection: str, fields: Sequence[str], order_by: Sequence[Order]
+    collection: str, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]
 ) -> str | None:
     """The ``CREATE INDEX`` serving ``fields`` (dotted paths; equality, then range) and
     ``order_by``; ``None`` when no field can be indexed."""
     ordered = [entry.path for entry in order_by]
     columns: list[str] = []
-    for name in dict.fromkeys(fields):
-        path = tuple(split_dotted(name))
+    for path in dict.fromkeys(fields):
         field = Field.of(path, None)
         # A field SQLite's paths cannot name is filtered without an index; a field that
         # is also ordered is served by its order columns.
@@ -129,7 +128,11 @@ class FindOps(SQLiteCore):
             resume = [*last[3:], last[0]]
 
     async def ensure_index(
-        self, collection: str, fields: Sequence[str], *, order_by: Sequence[Order] = ()
+        self,
+        collection: str,
+        fields: Sequence[tuple[str, ...]],
+        *,
+        order_by: Sequence[Order] = (),
     ) -> None:
         sql = index_statement(collection, fields, order_by)
         if sql is None:
