@@ -64,7 +64,7 @@ class Finder:
     ) -> list[Record]:
         """Records matching ``query`` in its order, at most ``limit``."""
         driver = self._driver
-        if driver.can_find(query):
+        if driver.can_find(collection, query):
             return await driver.find(collection, query, limit)
         if strict:
             raise UnindexedQueryError(
@@ -77,7 +77,7 @@ class Finder:
         matching = replace(
             query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
         )
-        native_filter = driver.can_find(matching)
+        native_filter = driver.can_find(collection, matching)
         self._warn(collection, query, scanned=not native_filter)
         if native_filter:
             candidates = await driver.find(collection, matching, None if sorts else limit)

@@ -20,8 +20,8 @@ class ScanOnlyMemory(MemoryDriver):
     """The memory driver with the default capability and the default ``find`` (a filtered
     scan of its own): what every other driver's ``find`` does today."""
 
-    def can_find(self, query: Query) -> bool:
-        return Driver.can_find(self, query)
+    def can_find(self, collection: str, query: Query) -> bool:
+        return Driver.can_find(self, collection, query)
 
     find = Driver.find
 

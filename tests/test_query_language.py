@@ -29,8 +29,8 @@ class Counting(MemoryDriver):
         self.scans = 0
         self.indexes: list[tuple[Sequence[tuple[str, ...]], Sequence[Order]]] = []
 
-    def can_find(self, query: Query) -> bool:
-        return Driver.can_find(self, query)
+    def can_find(self, collection: str, query: Query) -> bool:
+        return Driver.can_find(self, collection, query)
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         self.finds.append(query)

@@ -239,11 +239,12 @@ class Driver(abc.ABC):
 
         return await _outcomes(self.limits.max_concurrency, deletes, one)
 
-    def can_find(self, query: Query) -> bool:
-        """Whether ``find`` runs ``query`` natively, in its order (``query.order_by``, ties
-        by ``_id``) and from its position (``query.after``). The face answers any other
-        query from a scan. Default: only equality and ``$in`` on top-level fields, with no
-        order and no position (``query.simple``)."""
+    def can_find(self, collection: str, query: Query) -> bool:
+        """Whether ``find`` runs ``query`` on ``collection`` natively, in its order
+        (``query.order_by``, ties by ``_id``) and from its position (``query.after``). The
+        face answers any other query from a scan. It does no I/O: a driver answers from
+        what it knows of the collection's indexes. Default: only equality and ``$in`` on
+        top-level fields, with no order and no position (``query.simple``)."""
         return query.simple
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:

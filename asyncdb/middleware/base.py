@@ -120,8 +120,8 @@ class DriverWrapper(Driver):
     def describe(self) -> str:
         return self.inner.describe()
 
-    def can_find(self, query: Query) -> bool:
-        return self.inner.can_find(query)
+    def can_find(self, collection: str, query: Query) -> bool:
+        return self.inner.can_find(collection, query)
 
     # -- every I/O method, through the hook ------------------------------------------------
     # Each builds its DriverCall with the return type as T (from the annotation), so that

@@ -3,11 +3,14 @@ a collection-name prefix."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from asyncdb._documents import validate_prefix
 from asyncdb.drivers.base import Driver
 from asyncdb.middleware.base import DriverCall, DriverWrapper, Proceed
+
+if TYPE_CHECKING:
+    from asyncdb._query import Query
 
 __all__ = ["PrefixMiddleware"]
 
@@ -35,6 +38,11 @@ class PrefixMiddleware(DriverWrapper):
         # would need a cast.
         names = await super().list_collections()
         return [name[len(self.prefix) :] for name in names if name.startswith(self.prefix)]
+
+    def can_find(self, collection: str, query: Query) -> bool:
+        # Synchronous, so not routed through ``around``: renamed here the same way, since
+        # a driver knows its indexes by the names it stores.
+        return self.inner.can_find(self.prefix + collection, query)
 
     def describe(self) -> str:
         return f"{self.inner.describe()} (prefix {self.prefix!r})"

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from asyncdb._query import Query, parse_query
 from asyncdb.drivers.base import Driver
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.middleware import DriverCall, DriverWrapper, PrefixMiddleware, Proceed
@@ -139,6 +140,19 @@ async def test_prefix_rewrites_names_in_the_hook_and_strips_them_from_listings()
         ("get", "p_items"),
         ("list_collections", None),
     ]
+
+
+def test_prefix_asks_can_find_about_the_prefixed_collection() -> None:
+    # A driver knows its indexes by the names it stores: can_find (no I/O, so not routed
+    # through the hook) must be renamed as every other call is.
+    class IndexedOnOne(MemoryDriver):
+        def can_find(self, collection: str, query: Query) -> bool:
+            return collection == "p_items"
+
+    prefixed = PrefixMiddleware(IndexedOnOne(), "p_")
+    query = parse_query({"n": {"$gt": 1}}, None, ["n"])
+    assert prefixed.can_find(ITEMS, query)
+    assert not prefixed.can_find("p_items", query)
 
 
 async def test_call_recorder_records_data_calls_not_the_lifecycle() -> None:

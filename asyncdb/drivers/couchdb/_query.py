@@ -220,17 +220,10 @@ class FindOps(ViewOps):
         self._views.pop(collection, None)
         self._views_listed.discard(collection)
 
-    def can_find(self, query: Query, collection: str | None = None) -> bool:
-        """Natively: a query one of the views serves (``_views.best_plan``), or an
-        unordered equality query (Mango). ``Driver.can_find`` names no collection: then a
-        view of that shape on any database counts, and ``find`` on a database without one
-        answers from a filter and sorts in the driver (with a WARNING)."""
-        views = self._views
-        if collection is not None:
-            known: Iterable[ViewIndex] = views.get(collection, ())
-        else:
-            known = {index for indexes in views.values() for index in indexes}
-        return best_plan(known, query) is not None or query.simple
+    def can_find(self, collection: str, query: Query) -> bool:
+        """Natively: a query one of the collection's views serves (``_views.best_plan``),
+        or an unordered equality query (Mango)."""
+        return best_plan(self._views.get(collection, ()), query) is not None or query.simple
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
         plan = best_plan(await self._known_views(collection), query)
@@ -240,8 +233,8 @@ class FindOps(ViewOps):
                 return found
         if query.simple:
             return await self._mango_find(collection, query, limit)
-        # can_find answered for another database's view (it names none), or the view
-        # went away: the filter alone, then the order here.
+        # can_find knew a view that has gone since (the database was dropped and made
+        # again by another process): the filter alone, then the order here.
         shape = (collection, tuple(sorted({(c.segments, c.operator) for c in query.conditions})))
         if shape not in self._warned_shapes and len(self._warned_shapes) < LISTED_LIMIT:
             self._warned_shapes.add(shape)

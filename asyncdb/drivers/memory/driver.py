@@ -206,7 +206,7 @@ class MemoryDriver(Driver):
                     outcomes.append(WriteOutcome(request.id, error=exc))
         return outcomes
 
-    def can_find(self, query: Query) -> bool:
+    def can_find(self, collection: str, query: Query) -> bool:
         return True  # the reference evaluator runs every shape
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:

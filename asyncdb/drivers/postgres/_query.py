@@ -100,7 +100,7 @@ class FindOps(Driver):
     _table: Table
     _find_page_size: int
 
-    def can_find(self, query: Query) -> bool:
+    def can_find(self, collection: str, query: Query) -> bool:
         return True  # every condition, order and position has its SQL (``_sql``)
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:

@@ -79,7 +79,7 @@ def index_statement(
 class FindOps(SQLiteCore):
     """``find`` and ``ensure_index`` of the SQLite driver."""
 
-    def can_find(self, query: Query) -> bool:
+    def can_find(self, collection: str, query: Query) -> bool:
         return True  # every condition, order and position has its SQL (``_sql``)
 
     async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
