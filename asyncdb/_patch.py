@@ -26,7 +26,7 @@ from asyncdb._documents import (
     prepare_document,
     validate_revision,
 )
-from asyncdb._query import split_dotted
+from asyncdb._query import FieldPath, split_dotted
 from asyncdb.errors import ConflictError, InvalidDocumentError
 
 if TYPE_CHECKING:  # the face imports this module; only its type is needed here
@@ -34,8 +34,6 @@ if TYPE_CHECKING:  # the face imports this module; only its type is needed here
 
 __all__ = ["FieldPath", "Patch", "merge_patch", "parse_patch", "patch_document"]
 
-#: A field's place in a document: the keys from the top, outermost first.
-FieldPath = tuple[str, ...]
 #: What a caller may do with the patched document before it is written (the server's
 #: schema models validate it): return the document to write.
 Finish = Callable[[Document], Document]

@@ -36,6 +36,7 @@ __all__ = [
     "OPERATORS",
     "RANGE_OPERATORS",
     "Condition",
+    "FieldPath",
     "Order",
     "Query",
     "UnindexedQueryError",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 Scalar = str | int | float | bool | None
+#: A field's place in a document: the keys from the top level down (``"owner.id"`` parsed).
+FieldPath = tuple[str, ...]
 MAX_IN_VALUES: Final = 30
 MAX_CONDITIONS: Final = 10
 MAX_ORDER_FIELDS: Final = 4
@@ -146,7 +149,7 @@ def parse_query(where: object, fields: object = None, order_by: object = None) -
 
 def index_fields(
     fields: object, order_by: object = None
-) -> tuple[tuple[tuple[str, ...], ...], tuple[Order, ...]]:
+) -> tuple[tuple[FieldPath, ...], tuple[Order, ...]]:
     """``ensure_index``'s fields as paths (dotted, as in ``where``; at least one, each
     once) and its ``order_by``, parsed."""
     if isinstance(fields, str) or not isinstance(fields, Sequence):

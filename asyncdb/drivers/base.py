@@ -25,7 +25,7 @@ from asyncdb.errors import AsyncDBError
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Order, Query
+    from asyncdb._query import FieldPath, Order, Query
     from asyncdb._settings import Settings
     from asyncdb.drivers.settings import DriverSettings
 
@@ -256,11 +256,7 @@ class Driver(abc.ABC):
         return await scan_matching(self, collection, query, limit)
 
     async def ensure_index(  # noqa: B027 - optional hook, deliberately empty
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         """Create an index on ``fields`` (paths: the keys from the top level down), then
         ``order_by``, where the backend needs one: the shape of the queries it is meant to

@@ -41,7 +41,7 @@ from asyncdb.drivers.base import (
 )
 
 if TYPE_CHECKING:
-    from asyncdb._query import Order, Query
+    from asyncdb._query import FieldPath, Order, Query
 
 __all__ = ["DriverCall", "DriverWrapper", "Proceed"]
 
@@ -183,11 +183,7 @@ class DriverWrapper(Driver):
         return await self.around(call, self._forward)
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         call: DriverCall[None] = DriverCall(
             "ensure_index", collection, (fields,), {"order_by": order_by}

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from asyncdb._evaluate import arrange_records
-from asyncdb._query import Order, Query, Scalar
+from asyncdb._query import FieldPath, Order, Query, Scalar
 from asyncdb.drivers.base import Record, scan_matching
 from asyncdb.drivers.couchdb._codec import MARKER, SAFE_INTEGER
 from asyncdb.drivers.couchdb._core import db_path
@@ -347,11 +347,7 @@ class FindOps(ViewOps):
         return known
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         await self._ensure_view(collection, ViewIndex.for_index(fields, order_by))
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from asyncdb._evaluate import Position, resolve, value_rank
-from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, Order, Query
+from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, FieldPath, Order, Query
 
 __all__ = [
     "DDOC_PREFIX",
@@ -276,7 +276,7 @@ class ViewIndex:
     id_descending: bool = False
 
     @classmethod
-    def for_index(cls, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]) -> ViewIndex:
+    def for_index(cls, fields: Sequence[FieldPath], order_by: Sequence[Order]) -> ViewIndex:
         """The view ``ensure_index(fields, order_by=...)`` makes: the fields not in the
         order (as given, ascending), then the order, then ``_id`` in the direction of the
         last order field."""

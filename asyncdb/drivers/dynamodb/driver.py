@@ -48,7 +48,7 @@ from asyncdb.errors import (
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Order, Query
+    from asyncdb._query import FieldPath, Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["DynamoDBDriver"]
@@ -371,11 +371,7 @@ class DynamoDBDriver(BulkOperations, Driver):
             params["ExclusiveStartKey"] = last
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         """Nothing: ``find`` scans with a filter; secondary indexes are out of scope."""
 

@@ -42,7 +42,7 @@ from asyncdb.errors import ConflictError
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import Order, Query
+    from asyncdb._query import FieldPath, Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["FirestoreDriver"]
@@ -329,11 +329,7 @@ class FirestoreDriver(BulkMixin, Driver):
             after = documents[-1].name.rpartition("/")[2]
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         """A no-op: Firestore indexes every field on its own, and equality ``find`` queries
         need no composite index. Composite indexes cannot be created through the data API;

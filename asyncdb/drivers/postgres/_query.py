@@ -41,7 +41,7 @@ from asyncdb.drivers.postgres._sql import (
 if TYPE_CHECKING:
     import asyncpg
 
-    from asyncdb._query import Order, Query
+    from asyncdb._query import FieldPath, Order, Query
     from asyncdb.drivers.postgres._tables import Table
     from asyncdb.drivers.postgres._transport import Transport
 
@@ -78,9 +78,7 @@ def find_sql(
     return sql, params.values, components
 
 
-def index_statement(
-    table: Table, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]
-) -> str:
+def index_statement(table: Table, fields: Sequence[FieldPath], order_by: Sequence[Order]) -> str:
     """The ``CREATE INDEX`` serving ``fields`` (paths) and ``order_by``."""
     paths = list(dict.fromkeys(fields))
     ordered = {entry.path for entry in order_by}
@@ -130,11 +128,7 @@ class FindOps(Driver):
             resume = row_values(rows[-1], components)
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         table = self._table
         create = index_statement(table, fields, order_by)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from asyncdb._query import Order, Query
+from asyncdb._query import FieldPath, Order, Query
 from asyncdb.drivers.base import Record
 from asyncdb.drivers.sqlite._core import SQLiteCore
 from asyncdb.drivers.sqlite._sql import (
@@ -46,7 +46,7 @@ def _direction(descending: bool) -> str:
 
 
 def index_statement(
-    collection: str, fields: Sequence[tuple[str, ...]], order_by: Sequence[Order]
+    collection: str, fields: Sequence[FieldPath], order_by: Sequence[Order]
 ) -> str | None:
     """The ``CREATE INDEX`` serving ``fields`` (dotted paths; equality, then range) and
     ``order_by``; ``None`` when no field can be indexed."""
@@ -128,11 +128,7 @@ class FindOps(SQLiteCore):
             resume = [*last[3:], last[0]]
 
     async def ensure_index(
-        self,
-        collection: str,
-        fields: Sequence[tuple[str, ...]],
-        *,
-        order_by: Sequence[Order] = (),
+        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
     ) -> None:
         sql = index_statement(collection, fields, order_by)
         if sql is None:
