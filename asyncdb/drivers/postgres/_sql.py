@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from asyncdb._query import Condition, Order, Query, Scalar
+from asyncdb.drivers._keyset import runs_of, strictly_after
 from asyncdb.drivers.postgres import _codec
 
 __all__ = [
@@ -221,23 +222,15 @@ def row_values(row: Sequence[Any], components: Sequence[Component]) -> list[Any]
 def after_clause(components: Sequence[Component], values: Sequence[Any], params: Params) -> str:
     """The rows that sort strictly after ``values``: runs of components in one direction
     compare as one row value (which a b-tree can seek), chained for mixed directions."""
-    runs: list[tuple[list[str], list[str], bool]] = []
-    for component, value in zip(components, values, strict=True):
-        mark = params.add(value, component.cast)
-        if runs and runs[-1][2] == component.descending:
-            runs[-1][0].append(component.sql)
-            runs[-1][1].append(mark)
-        else:
-            runs.append(([component.sql], [mark], component.descending))
-    clause = ""
-    for columns, marks, descending in reversed(runs):
-        left, right = _row(columns), _row(marks)
-        strict = f"{left} {'<' if descending else '>'} {right}"
-        clause = strict if not clause else f"({strict} OR ({left} = {right} AND {clause}))"
+    runs = runs_of(
+        (component.sql, params.add(value, component.cast), component.descending)
+        for component, value in zip(components, values, strict=True)
+    )
+    clause = strictly_after(runs, _row)
     # The leading components an index holds, compared non-strictly: implied by the clause,
     # and a row comparison an index scan starts at, so that a later page does not read the
     # earlier ones again (a chain for mixed directions could only filter).
-    columns, marks, descending = runs[0]
+    columns, marks, descending = runs[0].columns, runs[0].marks, runs[0].descending
     held = 0
     while held < len(columns) and components[held].indexed:
         held += 1

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from asyncdb._query import Condition, Order, Query, Scalar
+from asyncdb.drivers._keyset import runs_of, strictly_after
 from asyncdb.drivers.sqlite._tables import plain_field
 
 __all__ = [
@@ -217,24 +218,16 @@ def position_values(keys: Sequence[tuple[Any, ...]], doc_id: str) -> list[Any]:
 def after_clause(components: Sequence[Component], values: Sequence[Any], params: Params) -> str:
     """The rows that sort strictly after ``values`` under ``components``: runs of
     components in one direction compare as one row value, chained for mixed directions."""
-    runs: list[tuple[list[str], list[str], bool]] = []
-    for component, value in zip(components, values, strict=True):
-        mark = params.add(value)
-        if runs and runs[-1][2] == component.descending:
-            runs[-1][0].append(component.sql)
-            runs[-1][1].append(mark)
-        else:
-            runs.append(([component.sql], [mark], component.descending))
-    clause = ""
-    for columns, marks, descending in reversed(runs):
-        left, right = _row(columns), _row(marks)
-        strict = f"{left} {'<' if descending else '>'} {right}"
-        clause = strict if not clause else f"({strict} OR ({left} = {right} AND {clause}))"
+    runs = runs_of(
+        (component.sql, params.add(value), component.descending)
+        for component, value in zip(components, values, strict=True)
+    )
+    clause = strictly_after(runs, _row)
     # The first key compared alone, non-strictly: implied by the clause, and (unlike a row
     # value over expressions) a range SQLite starts an index scan at, so that a later
     # page does not walk the earlier ones again.
     first, descending = components[0].sql, components[0].descending
-    return f"{first} {'<=' if descending else '>='} {runs[0][1][0]} AND {clause}"
+    return f"{first} {'<=' if descending else '>='} {runs[0].marks[0]} AND {clause}"
 
 
 def _row(parts: Sequence[str]) -> str:
