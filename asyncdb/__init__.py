@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from asyncdb._factory import (
         create_database_service,
         get_database_service,
+        open_database_service,
         reset_database_service,
     )
     from asyncdb._registry import available_providers, register_provider
@@ -76,6 +77,7 @@ _LAZY: dict[str, str] = {
     "available_providers": "asyncdb._registry",
     "create_database_service": "asyncdb._factory",
     "get_database_service": "asyncdb._factory",
+    "open_database_service": "asyncdb._factory",
     "register_provider": "asyncdb._registry",
     "reset_database_service": "asyncdb._factory",
 }
@@ -131,6 +133,7 @@ __all__ = [
     "available_providers",
     "create_database_service",
     "get_database_service",
+    "open_database_service",
     "register_provider",
     "reset_database_service",
 ]

@@ -2,15 +2,18 @@
 
 ``get_database_service`` is what an application calls (one service, one connection pool,
 per process); ``create_database_service`` builds an independent one (tests, migrations,
-two providers at once). Both return a ``DatabaseService`` that is also an async context
-manager.
+two providers at once); ``open_database_service`` builds one and opens it without
+blocking a running event loop. All return a ``DatabaseService`` that is also an async
+context manager.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 
+from asyncdb._offload import off_loop
 from asyncdb._registry import load_provider
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
@@ -23,6 +26,7 @@ __all__ = [
     "build_driver",
     "create_database_service",
     "get_database_service",
+    "open_database_service",
     "reset_database_service",
 ]
 
@@ -60,6 +64,39 @@ def create_database_service(
     )
     logger.info("asyncdb service created: %s", service.driver.describe())
     return service
+
+
+async def open_database_service(
+    settings: Settings | None = None, *, driver: Driver | None = None
+) -> DatabaseService:
+    """``create_database_service`` then ``open()``, for code already on an event loop
+    (a lifespan, a worker's start): the blocking part — reading the environment, importing
+    the provider's client library, building its driver, and the first import of anyio's
+    event-loop backend — runs in a worker thread, so the loop keeps serving its other
+    tasks (docs/performance/loop-lag.md). A failure to open closes the service and raises.
+    """
+
+    def build() -> DatabaseService:
+        _import_anyio_backend()
+        return create_database_service(settings, driver=driver)
+
+    service = await off_loop(build)
+    try:
+        await service.open()
+    except BaseException:
+        await service.aclose()
+        raise
+    return service
+
+
+def _import_anyio_backend() -> None:
+    # anyio imports its asyncio backend on its first call (a task group, a sleep): 50-60
+    # ms of module loading, on the loop, the first time a bulk call fans out or a retry
+    # waits. Importing it here, in the worker thread, takes that off the loop.
+    try:
+        importlib.import_module("anyio._backends._asyncio")
+    except ImportError:  # a private module of anyio's: a later version may move it
+        logger.debug("anyio's asyncio backend was not found to import ahead of use")
 
 
 def get_database_service(settings: Settings | None = None) -> DatabaseService:

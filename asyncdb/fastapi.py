@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from asyncdb._factory import create_database_service
+from asyncdb._offload import off_loop
 from asyncdb._service import DatabaseService
 from asyncdb._settings import Settings
 from asyncdb._sync import SyncDatabaseService
@@ -222,7 +223,9 @@ async def open_database(
     each request report it); a misconfiguration is raised at once.
     """
     owned = service is None
-    db = create_database_service(settings) if service is None else service
+    # Built in a worker thread: importing the provider's client library and building its
+    # driver would block the loop the application already serves on.
+    db = await off_loop(lambda: create_database_service(settings)) if service is None else service
     try:
         try:
             await db.open()

@@ -92,7 +92,7 @@ async def _child(backend: str, create: str, load: bool) -> dict[str, Any]:
     awaited opener would: the provider's import and the driver's construction off the loop);
     with ``load`` the process goes on to the steady load."""
     from asyncdb import Settings, create_database_service
-    from asyncdb.drivers._offload import off_loop
+    from asyncdb._offload import off_loop
 
     result: dict[str, Any] = {}
     async with LagMonitor() as monitor:

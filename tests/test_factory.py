@@ -419,3 +419,67 @@ def test_reading_a_provider_url_loads_no_client_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------
+# open_database_service: built in a worker thread, then opened
+# --------------------------------------------------------------------------------------------
+
+
+class ThreadNotingDriver(MemoryDriver):
+    """Notes the thread that builds it and whether it was opened and closed."""
+
+    name = "thread-noting"
+    built_on: int | None = None
+    fail_open = False
+    opened = closed = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ThreadNotingDriver:
+        cls.built_on = threading.get_ident()
+        return cls()
+
+    async def open(self) -> None:
+        type(self).opened += 1
+        if self.fail_open:
+            raise ConfigurationError("wrong credentials (test)")
+
+    async def aclose(self) -> None:
+        type(self).closed += 1
+
+
+@pytest.fixture
+def noting(monkeypatch: pytest.MonkeyPatch) -> type[ThreadNotingDriver]:
+    for attribute, value in (("built_on", None), ("fail_open", False), ("opened", 0)):
+        monkeypatch.setattr(ThreadNotingDriver, attribute, value)
+    monkeypatch.setattr(ThreadNotingDriver, "closed", 0)
+    register_provider("thread-noting", ThreadNotingDriver)
+    return ThreadNotingDriver
+
+
+async def test_open_database_service_builds_the_driver_off_the_loop_and_opens_it(
+    noting: type[ThreadNotingDriver],
+) -> None:
+    service = await asyncdb.open_database_service(Settings(database_provider="thread-noting"))
+    try:
+        assert noting.built_on is not None and noting.built_on != threading.get_ident()
+        assert noting.opened == 1
+        await service.save("things", "a", {"n": 1})
+        assert (await service.get("things", "a"))["n"] == 1
+    finally:
+        await service.aclose()
+    assert noting.closed == 1
+
+
+async def test_open_database_service_closes_what_it_built_when_open_fails(
+    noting: type[ThreadNotingDriver],
+) -> None:
+    noting.fail_open = True
+    with pytest.raises(ConfigurationError, match="wrong credentials"):
+        await asyncdb.open_database_service(Settings(database_provider="thread-noting"))
+    assert (noting.opened, noting.closed) == (1, 1)
+
+
+async def test_open_database_service_reports_a_misconfiguration_as_it_is() -> None:
+    with pytest.raises(ConfigurationError, match="nosuch"):
+        await asyncdb.open_database_service(Settings(database_provider="nosuch"))

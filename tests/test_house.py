@@ -116,6 +116,7 @@ TOP_LEVEL = {
     "available_providers",
     "create_database_service",
     "get_database_service",
+    "open_database_service",
     "register_provider",
     "reset_database_service",
 }

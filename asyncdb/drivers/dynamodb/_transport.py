@@ -31,8 +31,8 @@ from aiobotocore.httpsession import AIOHTTPSession
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import JSONFileLoader
 
+from asyncdb._offload import off_loop
 from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown
-from asyncdb.drivers._offload import off_loop
 from asyncdb.drivers._once import OpenedOnce
 from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.dynamodb._errors import classify, leaves_outcome_open, translate, where

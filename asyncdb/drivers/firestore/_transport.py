@@ -35,8 +35,8 @@ from google.cloud.firestore_v1.services.firestore.transports import (
     FirestoreGrpcAsyncIOTransport,
 )
 
+from asyncdb._offload import off_loop
 from asyncdb._retry import Attempts, RetryPolicy
-from asyncdb.drivers._offload import off_loop
 from asyncdb.drivers._once import OpenedOnce
 from asyncdb.drivers._retried import Retrier
 from asyncdb.drivers.firestore import _errors, _ids
