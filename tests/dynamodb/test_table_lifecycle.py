@@ -16,6 +16,7 @@ import pytest
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
 from asyncdb.errors import BackendUnavailableError
+from asyncdb.middleware.base import DriverWrapper
 from asyncdb.middleware.prefix import PrefixMiddleware
 from tests.backends.dynamodb import ENV_VAR, DynamoDBEndpoint, dynalite_server
 from tests.backends.fixtures import serve
@@ -51,8 +52,11 @@ async def db(slow_tables: DynamoDBEndpoint) -> AsyncIterator[DatabaseService]:
 async def _client(db: DatabaseService) -> Any:
     driver = db.driver
     assert isinstance(driver, PrefixMiddleware)
-    assert isinstance(driver.inner, DynamoDBDriver)
-    return await driver.inner._transport.client()
+    backend = driver.inner
+    while isinstance(backend, DriverWrapper):  # the coalescer sits under the middleware
+        backend = backend.inner
+    assert isinstance(backend, DynamoDBDriver)
+    return await backend._transport.client()
 
 
 async def _status(db: DatabaseService, collection: str) -> str | None:
