@@ -55,14 +55,9 @@ class PostgresDriver(BulkOps, FindOps):
     settings_class = PostgresSettings
     # Arrays travel as one parameter each, so a chunk is bounded by its size, not by the
     # protocol's 32,767 parameters. No document size limit of the driver's own: a field
-    # holds up to 1 GB; the face's cap applies under DATABASE_SIZE_LIMIT=native.
-    limits = DriverLimits(
-        max_get_batch=500,
-        max_write_batch=500,
-        max_concurrency=8,
-        scan_page_size=1000,
-        native_document_bytes=None,
-    )
+    # holds up to 1 GB (native_document_bytes stays None); the face's cap applies under
+    # DATABASE_SIZE_LIMIT=native.
+    limits = DriverLimits(max_get_batch=500, max_write_batch=500, max_concurrency=8)
 
     def __init__(
         self,
