@@ -76,6 +76,7 @@ def test_settings_keep_only_what_every_provider_shares() -> None:
         "request_timeout",
         "max_retries",
         "size_limit",
+        "coalesce",
     }
 
 
