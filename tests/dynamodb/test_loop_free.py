@@ -86,3 +86,19 @@ async def test_a_users_client_is_used_as_it_is(make_driver: MakeDriver) -> None:
         await client.list_tables(Limit=1)  # still open: not ours to close
     finally:
         await owner.aclose()
+
+
+async def test_a_warm_up_that_fails_leaves_the_client_built_as_before(
+    make_driver: MakeDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The warm-up reaches into aioboto3's and botocore's private parts; a release that
+    # changes them must cost only the loop time it saved, never the driver.
+    def broken(session: Any) -> None:
+        raise AttributeError("'AioSession' object has no attribute '_get_internal_component'")
+
+    monkeypatch.setattr(_transport, "_warm", broken)
+    monkeypatch.setattr(_transport, "_TLS_CONTEXTS", {})
+    async with DatabaseService(make_driver()) as db:
+        await db.save("loopfree", "d2", {"n": 2})
+        assert (await db.get("loopfree", "d2"))["n"] == 2
+        await db.drop_collection("loopfree")

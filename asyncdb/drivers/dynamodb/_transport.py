@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import ssl
 from collections import OrderedDict
@@ -39,6 +40,8 @@ from asyncdb.drivers.dynamodb._errors import classify, leaves_outcome_open, tran
 from asyncdb.errors import ConfigurationError
 
 __all__ = ["Transport"]
+
+logger = logging.getLogger("asyncdb")
 
 _SERVICE: Final = "dynamodb"
 #: TLS contexts with a CA bundle loaded, by the bundle's path; built off the loop by
@@ -72,8 +75,13 @@ class _PreparedTLSSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore 
 
     def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
         ready = None
-        if self._verify and not proxy_url and self._cert_file is None:
-            ready = _TLS_CONTEXTS.get(str(get_cert_path(self._verify)))
+        # getattr: these are aiobotocore's private attributes; should a release rename
+        # them, its own code path serves (the context is then loaded on the loop).
+        verify = getattr(self, "_verify", None)
+        if verify and not proxy_url and getattr(self, "_cert_file", "") is None:
+            ready = _TLS_CONTEXTS.get(str(get_cert_path(verify)))
+        if ready is not None and not hasattr(self, "_connector_args"):
+            ready = None
         if ready is None:
             connector: aiohttp.TCPConnector = super()._create_connector(proxy_url)
             return connector
@@ -156,28 +164,12 @@ class Transport:
         default-mode data, the shared config file) in the session's caches, and the TLS
         context for the CA bundle the client will verify with."""
         session = aioboto3.Session(**self._session_kwargs)
-        core = session._session  # aioboto3 keeps its aiobotocore session private
-        api_version = core.get_config_variable("api_versions").get(_SERVICE)
-        loader = core.get_component("data_loader")
-        loader.file_loader = _TurnTakingJSONFileLoader()
-        for type_name in ("service-2", "endpoint-rule-set-1"):
-            loader.load_service_model(_SERVICE, type_name, api_version=api_version)
-        for name in ("partitions", "_retry", "sdk-default-configuration"):
-            loader.load_data(name)
-        core._get_internal_component("endpoint_resolver")
-        # The bundle botocore's endpoint will verify with (its _get_verify_value).
-        verify = core.get_config_variable("ca_bundle")
-        if verify is None:
-            verify = os.environ.get("REQUESTS_CA_BUNDLE", True)
-        path = str(get_cert_path(verify))
-        if path not in _TLS_CONTEXTS:
-            context = create_urllib3_context()
-            try:
-                context.load_verify_locations(path, None, None)
-            except (OSError, ssl.SSLError):
-                # An unusable bundle stays aiobotocore's to report, at the first request.
-                return session
-            _TLS_CONTEXTS[path] = context
+        try:
+            _warm(session)
+        except Exception:
+            # It reaches into aioboto3's and botocore's private parts: should a release
+            # change them, the client is built as before (reading its files on the loop).
+            logger.debug("dynamodb: botocore's data could not be loaded ahead", exc_info=True)
         return session
 
     async def aclose(self) -> None:
@@ -219,6 +211,33 @@ class Transport:
         return await self._retrier.run(
             attempt, what=where(operation, table), final=failed, attempts=attempts
         )
+
+
+def _warm(session: Any) -> None:
+    """Fill ``session``'s caches with what creating a DynamoDB client reads from files, and
+    ``_TLS_CONTEXTS`` with the context for the CA bundle it will verify with."""
+    core = session._session  # aioboto3 keeps its aiobotocore session private
+    api_version = core.get_config_variable("api_versions").get(_SERVICE)
+    loader = core.get_component("data_loader")
+    loader.file_loader = _TurnTakingJSONFileLoader()
+    for type_name in ("service-2", "endpoint-rule-set-1"):
+        loader.load_service_model(_SERVICE, type_name, api_version=api_version)
+    for name in ("partitions", "_retry", "sdk-default-configuration"):
+        loader.load_data(name)
+    core._get_internal_component("endpoint_resolver")
+    # The bundle botocore's endpoint will verify with (its _get_verify_value).
+    verify = core.get_config_variable("ca_bundle")
+    if verify is None:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE", True)
+    path = str(get_cert_path(verify))
+    if path not in _TLS_CONTEXTS:
+        context = create_urllib3_context()
+        try:
+            context.load_verify_locations(path, None, None)
+        except (OSError, ssl.SSLError):
+            # An unusable bundle stays aiobotocore's to report, at the first request.
+            return
+        _TLS_CONTEXTS[path] = context
 
 
 def _check_client(client: Any) -> None:
