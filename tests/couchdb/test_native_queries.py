@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncdb._evaluate import arrange
 from asyncdb._query import parse_query
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._views import ViewIndex, component
 from asyncdb.errors import UnindexedQueryError
+from asyncdb.testing._suite.ordering import expected
 from tests.couchdb._proxy import FaultProxy, Seen
 from tests.couchdb.conftest import RawRequest
 
@@ -33,17 +33,6 @@ async def db(make_db: Callable[..., DatabaseService]) -> AsyncIterator[DatabaseS
     yield service
     for name in COLLECTIONS:
         await service.drop_collection(name)
-
-
-def expected(
-    docs: list[dict[str, Any]], where: dict[str, Any], order_by: list[str] | None = None
-) -> list[str]:
-    query = parse_query(where, None, order_by)
-    found = [doc for doc in docs if query.matches(doc)]
-    ordered = arrange(
-        found, query.order_by, after=None, limit=None, identify=lambda d: (d["_id"], d)
-    )
-    return [doc["_id"] for doc in ordered]
 
 
 async def walk(
