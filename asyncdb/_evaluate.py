@@ -25,6 +25,7 @@ __all__ = [
     "arrange_records",
     "json_equal",
     "matches",
+    "position_key",
     "position_of",
     "resolve",
     "sort_key",
@@ -186,6 +187,12 @@ def sort_key(order: Sequence[Order], doc_id: str, body: Mapping[str, Any]) -> tu
     return _directed(order, [value_rank(resolve(body, o.path)) for o in order], doc_id)
 
 
+def position_key(order: Sequence[Order], position: Position) -> tuple[Any, ...]:
+    """What ``sorted`` compares for the position a page ended on: a document belongs to
+    the next page when its ``sort_key`` is greater."""
+    return _directed(order, position.keys, position.id)
+
+
 def position_of(order: Sequence[Order], doc_id: str, body: Mapping[str, Any]) -> Position:
     """The position of a document, for the cursor of the page it ends."""
     return Position(tuple(value_rank(resolve(body, o.path)) for o in order), doc_id)
@@ -203,7 +210,7 @@ def arrange(
     ``limit`` of them. ``identify`` gives an item's ``(_id, body)``."""
     keyed = [(sort_key(order, *identify(item)), item) for item in items]
     if after is not None:
-        start = _directed(order, after.keys, after.id)
+        start = position_key(order, after)
         keyed = [pair for pair in keyed if start < pair[0]]
     keyed.sort(key=lambda pair: pair[0])
     chosen = keyed if limit is None else keyed[:limit]
