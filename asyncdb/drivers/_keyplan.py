@@ -27,7 +27,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from asyncdb._evaluate import Position, value_rank
 from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, FieldPath, Order, Query
@@ -49,7 +49,7 @@ class KeyLayout:
     id_descending: bool = False
 
     @classmethod
-    def for_index(cls, fields: Sequence[FieldPath], order_by: Sequence[Order]) -> KeyLayout:
+    def for_index(cls, fields: Sequence[FieldPath], order_by: Sequence[Order]) -> Self:
         """The index ``ensure_index(fields, order_by=...)`` makes: the fields not in the
         order (as given, ascending), then the order, then ``_id`` in the direction of the
         last order field."""

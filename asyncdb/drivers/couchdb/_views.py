@@ -41,15 +41,15 @@ escaped with one more ``~``, and big-integer strings only where a valid marker l
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asyncdb._evaluate import Position, resolve, value_rank
-from asyncdb._query import EQUALITY_OPERATORS, RANGE_OPERATORS, Condition, FieldPath, Order, Query
+from asyncdb._evaluate import resolve, value_rank
+from asyncdb._query import Query
+from asyncdb.drivers._keyplan import KeyLayout, SpanPlan, best, plan_spans
 
 __all__ = [
     "DDOC_PREFIX",
@@ -72,8 +72,6 @@ _NUMBER, _STRING = 4, 5
 #: The number encoding's constants (the map function has them as literals).
 _BIAS, _EXPONENTS, _MANTISSA, _REST, _POINTS = 1100, 2200, 2**52, 2048, 0x110000
 _TOP: Final[dict[str, Any]] = {}  # {} collates after every array: the top of a range
-
-Path = tuple[str, ...]
 
 _MAP_SOURCE: Final = """function (doc) {
   var C = %(components)s, IDD = %(id_descending)s;
@@ -268,35 +266,18 @@ def same_key(left: Any, right: Any) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ViewIndex:
-    """One view: the key's components (a path and whether it is descending), then
-    ``_id`` (descending when ``id_descending``)."""
-
-    components: tuple[tuple[Path, bool], ...]
-    id_descending: bool = False
-
-    @classmethod
-    def for_index(cls, fields: Sequence[FieldPath], order_by: Sequence[Order]) -> ViewIndex:
-        """The view ``ensure_index(fields, order_by=...)`` makes: the fields not in the
-        order (as given, ascending), then the order, then ``_id`` in the direction of the
-        last order field."""
-        ordered = {o.path for o in order_by}
-        leading = [(path, False) for path in dict.fromkeys(fields) if path not in ordered]
-        trailing = [(o.path, o.descending) for o in order_by]
-        return cls(tuple(leading + trailing), bool(order_by) and order_by[-1].descending)
+class ViewIndex(KeyLayout):
+    """One view: a ``KeyLayout`` (the key's components, then ``_id``) and the map
+    function that emits its keys."""
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return {
-            "layout": LAYOUT,
-            "components": [[list(path), descending] for path, descending in self.components],
-            "id_descending": self.id_descending,
-        }
+    def view_meta(self) -> dict[str, Any]:
+        return {"layout": LAYOUT, **self.meta()}
 
     @property
     def source(self) -> str:
         # ensure_ascii: U+2028/U+2029 end a string literal in ES5 source.
-        components = json.dumps(self.meta["components"], ensure_ascii=True)
+        components = json.dumps(self.meta()["components"], ensure_ascii=True)
         return _MAP_SOURCE % {
             "components": components,
             "id_descending": "true" if self.id_descending else "false",
@@ -304,7 +285,7 @@ class ViewIndex:
 
     @property
     def ddoc_id(self) -> str:
-        text = json.dumps([self.meta, self.source], ensure_ascii=True, sort_keys=True)
+        text = json.dumps([self.view_meta, self.source], ensure_ascii=True, sort_keys=True)
         return DDOC_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def key_of(self, doc_id: str, body: Mapping[str, Any]) -> list[Any]:
@@ -319,7 +300,7 @@ class ViewIndex:
         return {
             "language": "javascript",
             "views": {VIEW: {"map": self.source}},
-            "asyncdb": self.meta,
+            "asyncdb": self.view_meta,
         }
 
     @classmethod
@@ -329,18 +310,10 @@ class ViewIndex:
         meta = doc.get("asyncdb") if isinstance(doc, Mapping) else None
         if not isinstance(meta, Mapping) or meta.get("layout") != LAYOUT:
             return None
-        raw, id_descending = meta.get("components"), meta.get("id_descending")
-        if not isinstance(raw, list) or not isinstance(id_descending, bool):
+        layout = KeyLayout.from_meta(meta)
+        if layout is None:
             return None
-        parts: list[tuple[Path, bool]] = []
-        for entry in raw:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], bool)):
-                return None
-            path, descending = entry
-            if not (isinstance(path, list) and path and all(isinstance(p, str) for p in path)):
-                return None
-            parts.append((tuple(path), descending))
-        index = cls(tuple(parts), id_descending)
+        index = cls(layout.components, layout.id_descending)
         views = doc.get("views") if isinstance(doc, Mapping) else None
         view = views.get(VIEW) if isinstance(views, Mapping) else None
         if index.ddoc_id != doc_id or not isinstance(view, Mapping):
@@ -366,75 +339,56 @@ class ViewPlan:
     index: ViewIndex
     ranges: tuple[ViewRange, ...]
     descending: bool
-    fixed: int  # how many leading components equality fixes
-    bounded: bool  # whether a range bounds the next component
 
     @property
     def merge(self) -> bool:
         return len(self.ranges) > 1
 
 
+class _ViewKeys:
+    """``KeyCodec`` of view keys (``asyncdb.drivers._keyplan``): lists, ``{}`` on top."""
+
+    def component(self, rank: tuple[Any, ...], descending: bool) -> list[Any]:
+        return component(rank, descending)
+
+    def type_floor(self, kind: int, descending: bool) -> list[Any]:
+        return [8 - kind if descending else kind]  # as ``component`` spells the rank
+
+    def above(self, part: list[Any]) -> list[Any]:
+        return [*part, _TOP]
+
+    def top(self) -> Any:
+        return _TOP
+
+    def exact(self, part: list[Any]) -> bool:
+        return True  # a view key holds every value whole
+
+    def key(self, parts: Sequence[Any]) -> list[Any]:
+        return list(parts)
+
+
+_VIEW_KEYS: Final = _ViewKeys()
+
+
 def best_plan(indexes: Iterable[ViewIndex], query: Query) -> ViewPlan | None:
     """The plan that narrows the read the most, of the views that serve ``query``."""
-    plans = [p for p in (_plan(index, query) for index in indexes) if p is not None]
-    return max(
-        plans,
-        key=lambda p: (p.fixed + p.bounded, -len(p.index.components), p.index.ddoc_id),
-        default=None,
-    )
-
-
-def _plan(index: ViewIndex, query: Query) -> ViewPlan | None:
-    by_path: dict[Path, list[Condition]] = {}
-    for condition in query.conditions:
-        by_path.setdefault(condition.segments, []).append(condition)
-    fixed: list[tuple[Any, ...]] = []  # the values each leading component may take
-    for path, _ in index.components:
-        equal = [c for c in by_path.get(path, ()) if c.operator in EQUALITY_OPERATORS]
-        if not equal:
-            break
-        fixed.append(equal[0].values)
-    rest = index.components[len(fixed) :]
-    bounds = (
-        [c for c in by_path.get(rest[0][0], ()) if c.operator in RANGE_OPERATORS] if rest else []
-    )
-    sorted_query = query.ordered or query.after is not None
-    descending = False
-    if sorted_query:
-        # An order field that equality fixes orders nothing within a range (and several
-        # $in ranges are merged in the query's order): only the others must match.
-        single = {
-            path
-            for (path, _), values in zip(index.components, fixed, strict=False)
-            if len(values) == 1
-        }
-        wanted = [(o.path, o.descending) for o in query.order_by if o.path not in single]
-        leading = {path for path, _ in index.components[: len(fixed)]}
-        while wanted and wanted[0][0] in leading:
-            del wanted[0]
-        wanted.append((("_id",), bool(query.order_by) and query.order_by[-1].descending))
-        have = [*rest, (("_id",), index.id_descending)]
-        flipped = [(path, not down) for path, down in have]
-        if wanted not in (have, flipped):
-            return None
-        descending = wanted != have
-    elif not fixed and not bounds:
-        return None  # nothing bounds the read: that would be a scan of the view
-    if not fixed and not bounds and query.conditions:
-        return None  # an ordered walk of the whole view, filtered: not what an index is for
+    spans: list[SpanPlan[Any, list[Any]]] = []
+    for index in indexes:
+        found = plan_spans(index, query, _VIEW_KEYS)
+        if found is not None:
+            spans.append(found)
+    chosen = best(spans)
+    if chosen is None:
+        return None
+    assert isinstance(chosen.layout, ViewIndex)
+    descending = chosen.descending
     ranges: list[ViewRange] = []
-    for values in itertools.product(*fixed):
-        prefix = [
-            component(value_rank(v), down)
-            for v, (_, down) in zip(values, index.components, strict=False)
-        ]
-        low, high = _bounds(prefix, rest[0][1] if rest else False, bounds)
-        start, end, skip = (high, low, None) if descending else (low, high, None)
-        side = 0 if query.after is None else _side(index, values, query, query.after)
-        if side < 0:
-            continue  # this $in value's rows all come before the position
-        if query.after is not None and side == 0:
-            resume = _resume_key(index, prefix, query, query.after)
+    for span in chosen.spans:
+        start, end, skip = (
+            (span.high, span.low, None) if descending else (span.low, span.high, None)
+        )
+        if span.resume is not None:
+            resume = list(span.resume)
             # The read goes on from the page's last row (dropped), unless the range
             # starts further on.
             if collate(resume, start) * (-1 if descending else 1) > 0:
@@ -443,53 +397,4 @@ def _plan(index: ViewIndex, query: Query) -> ViewPlan | None:
         if (order > 0 and not descending) or (order < 0 and descending):
             continue  # an empty range (CouchDB refuses a reversed one)
         ranges.append(ViewRange(start, end, skip))
-    return ViewPlan(index, tuple(ranges), descending, len(fixed), bool(bounds))
-
-
-def _bounds(
-    prefix: list[Any], descending: bool, bounds: Sequence[Condition]
-) -> tuple[list[Any], list[Any]]:
-    """The lowest and highest key of the rows under ``prefix`` whose next component
-    satisfies ``bounds`` (type-bracketed, as the reference evaluator's ranges are)."""
-    if not bounds:
-        return prefix, [*prefix, _TOP]
-    kind = _STRING if isinstance(bounds[0].values[0], str) else _NUMBER
-    rank = 8 - kind if descending else kind  # as ``component`` spells it
-    low: list[Any] = [rank]
-    high: list[Any] = [rank, _TOP]
-    for condition in bounds:
-        edge = component(value_rank(condition.values[0]), descending)
-        above = [*edge, _TOP]  # after every real component equal to edge
-        inclusive = condition.operator in ("$gte", "$lte")
-        # A descending component is negated: a lower bound on the value is an upper one
-        # on the key.
-        if (condition.operator in ("$gt", "$gte")) != descending:
-            low = edge if inclusive else above
-        else:
-            high = above if inclusive else edge
-    return [*prefix, low], [*prefix, high]
-
-
-def _side(index: ViewIndex, values: Sequence[Any], query: Query, after: Position) -> int:
-    """Where the rows of one ``$in`` value stand against the position a page ended on,
-    when the query orders by the ``$in`` field first: all before it (-1), all after it
-    (1), or around it (0: the read resumes at the position)."""
-    ranks = {
-        o.path: (rank, o.descending) for o, rank in zip(query.order_by, after.keys, strict=True)
-    }
-    for (path, _), value in zip(index.components, values, strict=False):
-        if path not in ranks:
-            continue
-        mine, (theirs, down) = value_rank(value), ranks[path]
-        if mine != theirs:
-            return 1 if (mine > theirs) != down else -1
-    return 0
-
-
-def _resume_key(index: ViewIndex, prefix: list[Any], query: Query, after: Position) -> list[Any]:
-    """The key of the row a page ended on, under one equality prefix (the position holds
-    a rank for each field of the query's order, which covers the components after it)."""
-    ranks = {o.path: rank for o, rank in zip(query.order_by, after.keys, strict=True)}
-    rest = index.components[len(prefix) :]
-    parts = [component(ranks[path], down) for path, down in rest]
-    return [*prefix, *parts, component((_STRING, after.id), index.id_descending)]
+    return ViewPlan(chosen.layout, tuple(ranges), descending)
