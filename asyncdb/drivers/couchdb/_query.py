@@ -198,21 +198,9 @@ class FindOps(ViewOps):
     _scan_endkey: str | _Unknown | None = _UNKNOWN
     # The json indexes ending in ``_id`` of each database, read once per process with
     # the first ``find`` that could use one, and kept up to date by ``ensure_index``.
-    _index_cache: dict[str, set[Index]] | None = None
-    _warned_cache: set[tuple[Any, ...]] | None = None
-
-    @property
-    def _indexes(self) -> dict[str, set[Index]]:
-        if self._index_cache is None:
-            self._index_cache = {}
-        return self._index_cache
-
-    @property
-    def _warned_shapes(self) -> set[tuple[Any, ...]]:
-        """The (database, conditions) of the queries ``find`` warned about (once each)."""
-        if self._warned_cache is None:
-            self._warned_cache = set()
-        return self._warned_cache
+    _indexes: dict[str, set[Index]]
+    # The (database, conditions) of the queries ``find`` warned about (once each).
+    _warned_shapes: set[tuple[Any, ...]]
 
     def _forget_indexes(self, collection: str) -> None:
         """After the database is dropped: its indexes are gone with it."""

@@ -44,21 +44,9 @@ class ViewOps(CouchCore):
     # The views ``ensure_index`` made (``_views``), per database: listed once per process
     # with the first ``find`` on it, and kept up to date by ``ensure_index``. ``can_find``
     # (synchronous) consults only this.
-    _view_cache: dict[str, set[ViewIndex]] | None = None
-    _listed_cache: set[str] | None = None
-
-    @property
-    def _views(self) -> dict[str, set[ViewIndex]]:
-        if self._view_cache is None:
-            self._view_cache = {}
-        return self._view_cache
-
-    @property
-    def _views_listed(self) -> set[str]:
-        """The databases whose design documents were listed (``_known_views``)."""
-        if self._listed_cache is None:
-            self._listed_cache = set()
-        return self._listed_cache
+    _views: dict[str, set[ViewIndex]]
+    # The databases whose design documents were listed (``_known_views``).
+    _views_listed: set[str]
 
     async def _view_find(
         self, collection: str, plan: ViewPlan, query: Query, limit: int | None

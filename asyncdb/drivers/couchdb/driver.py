@@ -119,6 +119,11 @@ class CouchDBDriver(BulkOps, FindOps):
         self._find_page_size = find_page_size
         self._etag_is_revision = None
         self._known = KnownIds()
+        # What find knows of each database's indexes (``_query``, ``_viewops``).
+        self._indexes = {}
+        self._views = {}
+        self._views_listed = set()
+        self._warned_shapes = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
