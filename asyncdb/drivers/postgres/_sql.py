@@ -75,9 +75,11 @@ def _literal(text: str) -> str:
 
 
 def number(value: int | float | Decimal) -> Decimal:
-    """A number as the ``numeric`` JSONB compares it with: a float by its JSON text."""
+    """A number as the ``numeric`` JSONB compares it with: a float by its JSON text, or
+    by its exact value where ``body`` holds that (``_codec.exact_float``)."""
     if isinstance(value, float):
-        return Decimal(repr(value))
+        exact = _codec.exact_float(value)
+        return Decimal(exact) if isinstance(exact, int) else Decimal(repr(value))
     return Decimal(value)
 
 

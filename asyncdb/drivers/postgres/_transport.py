@@ -21,7 +21,7 @@ import asyncpg
 
 from asyncdb._retry import Attempts, RetryPolicy
 from asyncdb.drivers._retried import Retrier
-from asyncdb.drivers.postgres import _tables
+from asyncdb.drivers.postgres import _recast, _tables
 from asyncdb.drivers.postgres._errors import NotSent, classify, translate
 from asyncdb.errors import ConfigurationError
 
@@ -128,6 +128,7 @@ class Transport:
         async with self._lock:
             if not self._ready:
                 await self._call(_tables.ensure_schema_work(self.table), "open the table")
+                await self._call(_recast.recast_work(self.table), "upgrade the table")
                 self._ready = True
 
     async def run(self, work: Work[T], what: str, attempts: Attempts | None = None) -> T:
