@@ -3,11 +3,12 @@
 ``parse_patch`` reads the face's ``set`` / ``unset`` / ``increment`` (dotted paths);
 ``merge_patch`` reads an RFC 7396 JSON merge patch (the REST ``PATCH``). Both give one
 ``Patch``: paths as tuples of keys, values already through the document contract, so a
-bad patch is refused before the document is read. ``patch_document`` runs it: with a
-revision, one conditional write; without, through the face's revision loop (``update``),
-so concurrent patches of one document lose nothing. No driver knows about patches yet: a
-backend's native atomic update (DynamoDB ``UpdateItem``, Firestore transforms, SQL) would
-take a ``Patch`` from here.
+bad patch is refused before the document is read. ``patch_document`` runs it: atomically
+on the backend where the driver can (``Driver.patch``: memory under its lock, SQLite and
+PostgreSQL in one transaction), handing it a change that applies the patch and checks the
+result as ``save`` would; elsewhere through the face's revision loop (``update``; with a
+revision, one conditional write), so concurrent patches of one document lose nothing
+either way.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from typing import TYPE_CHECKING, Any, Final
 
 from asyncdb._documents import (
     MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
     MAX_KEY_BYTES,
+    MAX_NATIVE_DOCUMENT_BYTES,
     Document,
     _path_of,
     _shown,
     prepare_document,
     validate_revision,
 )
+from asyncdb._guard import guarded
 from asyncdb._query import FieldPath, split_dotted
-from asyncdb.errors import ConflictError, InvalidDocumentError
+from asyncdb.drivers.base import Body, Change, Driver, Record
+from asyncdb.errors import ConflictError, DocumentTooLargeError, InvalidDocumentError
 
 if TYPE_CHECKING:  # the face imports this module; only its type is needed here
     from asyncdb._service import DatabaseService
@@ -153,17 +158,27 @@ async def patch_document(
 ) -> Document:
     """Apply ``patch`` to the stored document and write it back (``NotFoundError`` when
     there is none). With ``rev``: only over that revision, else ``ConflictError`` (409),
-    and never retried. Without: through ``db.update``'s revision loop, which retries
-    conflicts and lets ``WriteOutcomeUnknownError`` through (an increment is never sent
-    twice on a guess). The patched document passes the contract (and ``finish``) before
-    it is written."""
+    and never retried. The patched document passes ``finish`` and the contract (with the
+    service's size limit) before it is written; if it breaks them, nothing is written.
+
+    Where the driver patches natively (``Driver.patch``) that is one atomic call: no race
+    to lose, no retry. Elsewhere: without ``rev``, ``db.update``'s revision loop, which
+    retries conflicts (``attempts``); with it, one conditional write. Either way a
+    ``WriteOutcomeUnknownError`` comes through as it is: an increment is never sent
+    twice on a guess."""
     if rev is not None:
         validate_revision(rev, "rev")
+    if attempts is not None and attempts < 1:  # as update() says, native or not
+        raise ValueError("attempts must be at least 1")
 
     def patched(doc: Document) -> Document:
         doc = patch.apply(doc)
         return doc if finish is None else finish(doc)
 
+    if patch:
+        record = await _native_patch(db, collection, doc_id, _change(db, doc_id, patched), rev)
+        if record is not None:
+            return {"_id": record.id, "_rev": record.rev, **record.body}
     if rev is None:
         if not patch:
             return await db.get(collection, doc_id)
@@ -176,6 +191,48 @@ async def patch_document(
     if not patch:
         return current
     return await db.save(collection, doc_id, {**patched(current), "_rev": rev})
+
+
+@guarded
+async def _native_patch(
+    db: DatabaseService, collection: str, doc_id: str, change: Change, rev: str | None
+) -> Record | None:
+    """The driver's atomic patch, guarded as the face's own calls are (open service, its
+    loop, errors shaped); ``None`` when the driver has none."""
+    if db.size_limit == "native":
+        # Learns the backend's limit (connecting once) now, not inside the driver's lock.
+        await db.check_document(doc_id, {})
+    return await db.driver.patch(collection, doc_id, change, if_rev=rev)
+
+
+def _change(db: DatabaseService, doc_id: str, patched: Finish) -> Change:
+    """What ``Driver.patch`` runs on the stored body: the patch (and ``finish``), then the
+    checks ``save`` makes (the contract, the service's size limit), so that a patched
+    document that breaks them raises inside and nothing is written."""
+    native = db.size_limit == "native"
+    driver = db.driver
+
+    def change(body: Body) -> Body:
+        doc = patched({"_id": doc_id, **body})
+        new = prepare_document(doc, doc_id, max_bytes=None if native else MAX_DOCUMENT_BYTES)
+        if native:
+            _check_native_size(driver, doc_id, new.body)
+        return new.body
+
+    return change
+
+
+def _check_native_size(driver: Driver, doc_id: str, body: Body) -> None:
+    # DATABASE_SIZE_LIMIT=native, as the face's SizeGuard checks it (its check is async:
+    # it may connect to learn the limit, which _native_patch has done already).
+    known = driver.limits.native_document_bytes
+    limit = MAX_NATIVE_DOCUMENT_BYTES if known is None else known
+    size = driver.native_document_size(doc_id, body)
+    if size > limit:
+        raise DocumentTooLargeError(
+            f"document {_shown(doc_id)} measures {size} bytes by the {driver.name} "
+            f"backend's measure; its limit is {limit} (DATABASE_SIZE_LIMIT=native)"
+        )
 
 
 def _parent(doc: Document, path: FieldPath, *, create: bool) -> Any:

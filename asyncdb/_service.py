@@ -244,9 +244,9 @@ class DatabaseService:
         rev: str | None = None,
         attempts: int | None = None,
     ) -> Document:
-        """``set`` / ``unset`` / ``increment`` fields by dotted path (``asyncdb._patch``).
-        With ``rev``: only over that revision (``ConflictError`` when stale); without, through
-        ``update``'s revision loop (``attempts`` as there), so concurrent patches lose nothing."""
+        """``set`` / ``unset`` / ``increment`` fields by dotted path (``asyncdb._patch``);
+        with ``rev`` only over that revision (409 when stale). Atomic where the driver can
+        (``Driver.patch``), else ``update``'s revision loop (``attempts``): nothing lost."""
         self._collection(collection)
         validate_document_id(doc_id)
         patch = parse_patch(set, unset, increment)

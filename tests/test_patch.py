@@ -1,7 +1,8 @@
 """``asyncdb._patch``: parsing and applying patches (RFC 7396 merge patches included), and
-how ``patch`` writes: one conditional write with ``rev``, the revision loop without, never
-a blind retry of a write whose outcome is unknown. The per-backend behaviour is in the
-conformance suite (``asyncdb/testing/_suite/patch.py``)."""
+how ``patch`` writes on a driver without a native patch: one conditional write with
+``rev``, the revision loop without, never a blind retry of a write whose outcome is
+unknown. The native patch is in tests/test_native_patch.py; the per-backend behaviour in
+the conformance suite (``asyncdb/testing/_suite/patch.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from asyncdb import DatabaseService, SyncDatabaseService
 from asyncdb._patch import Patch, merge_patch, parse_patch
+from asyncdb.drivers.base import Change, Record
 from asyncdb.drivers.memory import MemoryDriver
 from asyncdb.errors import ConflictError, InvalidDocumentError, WriteOutcomeUnknownError
 from asyncdb.middleware.base import DriverCall, DriverWrapper, Proceed
@@ -103,7 +105,17 @@ def test_increments_keep_integers_and_floats_apart() -> None:
     assert [type(doc[k]) for k in ("i", "f", "g", "m")] == [int, float, float, int]
 
 
-class _Failing(DriverWrapper):
+class _LoopOnly(DriverWrapper):
+    """The memory driver without its native patch: the face patches through get and put
+    (as on CouchDB)."""
+
+    async def patch(
+        self, collection: str, doc_id: str, change: Change, *, if_rev: str | None = None
+    ) -> Record | None:
+        return None
+
+
+class _Failing(_LoopOnly):
     """Counts conditional puts; each one's answer is lost (or it conflicts) as asked."""
 
     def __init__(self, inner: MemoryDriver, error: Exception) -> None:
@@ -148,7 +160,7 @@ async def test_a_patch_without_a_revision_retries_lost_races_up_to_its_attempts(
 async def test_concurrent_patches_on_one_service_lose_nothing() -> None:
     # The memory driver answers without yielding; a checkpoint in the driver makes the
     # writers interleave between their read and their write, so the loop has races to lose.
-    class Slow(DriverWrapper):
+    class Slow(_LoopOnly):
         puts = 0
 
         async def around(self, call: DriverCall[T], proceed: Proceed[T]) -> T:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from asyncdb.drivers.settings import DriverSettings
 
 __all__ = [
+    "Change",
     "DeleteRequest",
     "Driver",
     "DriverLimits",
@@ -40,6 +41,11 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+#: ``Driver.patch``'s change: the current body (a fresh copy, the driver's to hand over)
+#: to the new one. It checks the result against the document contract and raises an
+#: ``AsyncDBError`` (422, 413) for one that breaks it; it does no I/O and never calls the
+#: driver, so a driver may run it while it holds a lock or a transaction.
+Change = Callable[[Body], Body]
 T = TypeVar("T")
 R = TypeVar("R", "WriteRequest", "DeleteRequest")
 
@@ -207,6 +213,21 @@ class Driver(abc.ABC):
         """
 
     # -- fast paths with portable defaults -------------------------------------------------
+    async def patch(
+        self, collection: str, doc_id: str, change: Change, *, if_rev: str | None = None
+    ) -> Record | None:
+        """Change one document atomically on the backend: read it, ``change`` its body,
+        write the result with a new revision (one ``put`` would make), with no other write
+        in between; return the record as written. ``NotFoundError`` when there is no
+        document; with ``if_rev``, ``ConflictError`` unless that is its revision. An error
+        ``change`` raises is raised as it is, with nothing written. A write whose outcome
+        is unknown is ``WriteOutcomeUnknownError``, never a second application of
+        ``change`` over a write that may have landed.
+
+        Default: ``None``, "not native": the face then patches through its revision loop
+        (``get``, then a conditional ``put``, again after a lost race)."""
+        return None
+
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
         """Records for the ids that exist (missing ids are absent from the answer)."""
         found: dict[str, Record] = {}

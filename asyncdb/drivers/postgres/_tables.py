@@ -102,6 +102,11 @@ class Table:
         )
 
     @property
+    def get_for_update(self) -> str:
+        # The row lock holds off every other write of the row until the transaction ends.
+        return self.get + " FOR UPDATE"
+
+    @property
     def current_rev(self) -> str:
         return f"SELECT rev FROM {self.sql} WHERE collection = $1 AND id = $2"
 

@@ -8,7 +8,8 @@ How the contract maps (details in docs/providers/postgres.md):
 - revisions are ``<generation>-<token>``; every write, conditional or not, is one
   statement (``UPDATE ... WHERE rev IN (...)``, ``INSERT ... ON CONFLICT``), and an attempt
   that may have landed is recognised by its token (``_records``);
-- bulk calls are one statement per chunk (``_bulk``), ``find`` a JSONB query (``_query``).
+- bulk calls are one statement per chunk (``_bulk``), ``find`` a JSONB query (``_query``);
+- ``patch`` is one transaction: the row read ``FOR UPDATE``, changed, written (``_patch``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asyncdb._retry import Attempts
 from asyncdb.drivers.base import Body, DriverLimits, Record, ScanPage
 from asyncdb.drivers.postgres import _codec, _ids
-from asyncdb.drivers.postgres._bulk import BulkOps
+from asyncdb.drivers.postgres._patch import PatchOps
 from asyncdb.drivers.postgres._query import FindOps
 from asyncdb.drivers.postgres._records import next_rev, record_of
 from asyncdb.drivers.postgres._tables import DEFAULT_TABLE, Table
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresDriver"]
 
 
-class PostgresDriver(BulkOps, FindOps):
+class PostgresDriver(PatchOps, FindOps):
     """Documents in one PostgreSQL table (``table``, default ``asyncdb_documents``).
 
     ``dsn`` is ``postgresql://user:password@host:port/database`` (asyncpg's DSN: libpq

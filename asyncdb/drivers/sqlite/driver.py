@@ -6,7 +6,8 @@ How the contract maps (details in docs/providers/sqlite.md):
   compact JSON text of the document as the face handed it over (``_codec``);
 - a revision is ``<generation>-<random>``; every write is one statement whose condition
   SQLite checks as it writes (``UPDATE ... WHERE id = ? AND rev = ?``, ``INSERT ... ON
-  CONFLICT DO NOTHING``), and ``RETURNING`` says whether it wrote;
+  CONFLICT DO NOTHING``), and ``RETURNING`` says whether it wrote; a ``patch`` is one
+  ``BEGIN IMMEDIATE`` transaction (read, change, write);
 - scans page by id (``WHERE id > ? ORDER BY id LIMIT ?``), never by offset;
 - ``find`` runs SQLite's JSON functions in SQL and ``ensure_index`` creates expression
   indexes on them (``_query``); bulk writes are one transaction per chunk (``_bulk``).
@@ -17,15 +18,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
-from asyncdb.drivers.base import Body, DriverLimits, Record, ScanPage
+from asyncdb.drivers.base import Body, Change, DriverLimits, Record, ScanPage
 from asyncdb.drivers.sqlite import _ids
 from asyncdb.drivers.sqlite._bulk import BulkOps
 from asyncdb.drivers.sqlite._codec import FIRST_GENERATION, dumps, record, token
 from asyncdb.drivers.sqlite._query import FindOps
 from asyncdb.drivers.sqlite._tables import TABLE_PREFIX, collection_of, table
-from asyncdb.drivers.sqlite._transport import MissingTable, Transport
+from asyncdb.drivers.sqlite._transport import MissingTable, Statement, Transport
 from asyncdb.drivers.sqlite.settings import DEFAULT_SQLITE_PATH, SQLiteSettings
-from asyncdb.errors import BackendError, ConfigurationError, ConflictError
+from asyncdb.errors import BackendError, ConfigurationError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -144,10 +145,7 @@ class SQLiteDriver(BulkOps, FindOps):
         key, rev, text = rows[0]
         found, reason = record(key, rev, text, asked=doc_id)
         if found is None:
-            raise BackendError(
-                f"{self._transport.where}: document {doc_id!r} in {collection!r} cannot be "
-                f"read: {reason} (it was not written by asyncdb)"
-            )
+            raise self._unreadable(collection, doc_id, reason)
         return found
 
     async def put(
@@ -194,6 +192,42 @@ class SQLiteDriver(BulkOps, FindOps):
         if if_absent:
             raise ConflictError(f"document {doc_id!r} already exists in {collection!r}")
         raise self._stale(collection, doc_id)
+
+    async def patch(
+        self, collection: str, doc_id: str, change: Change, *, if_rev: str | None = None
+    ) -> Record:
+        # One BEGIN IMMEDIATE transaction: it holds the file's write lock from the read to
+        # the commit, so no writer (of this process or another) comes in between and no
+        # patch is retried for a lost race. Retried as a whole only while the file is busy
+        # (rolled back, so nothing was applied); a failed commit whose outcome is unknown is
+        # WriteOutcomeUnknownError (_errors.translate), never a second application.
+        name, key, fresh = table(collection), _ids.encode(doc_id), token()
+
+        async def work(statement: Statement) -> Record:
+            sql = f"SELECT id, rev, body FROM {name} WHERE id = ?"  # noqa: S608 - quoted names, values bound
+            rows = await statement(sql, (key,))
+            if not rows:
+                raise NotFoundError(collection, doc_id)
+            found, reason = record(*rows[0], asked=doc_id)
+            if found is None:
+                raise self._unreadable(collection, doc_id, reason)
+            if if_rev is not None and found.rev != if_rev:
+                raise self._stale(collection, doc_id)
+            body = change(found.body)  # raises before anything is written
+            sql = f"UPDATE {name} SET rev = {_NEXT_REV}, body = ? WHERE id = ? RETURNING rev"  # noqa: S608 - quoted names, values bound
+            written = await statement(sql, (fresh, dumps(body), key))
+            return Record(doc_id, written[0][0], body)
+
+        try:
+            return await self._transport.transaction(work, what="patch")
+        except MissingTable:
+            raise NotFoundError(collection, doc_id) from None
+
+    def _unreadable(self, collection: str, doc_id: str, reason: str) -> BackendError:
+        return BackendError(
+            f"{self._transport.where}: document {doc_id!r} in {collection!r} cannot be "
+            f"read: {reason} (it was not written by asyncdb)"
+        )
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         name, key = table(collection), _ids.encode(doc_id)
