@@ -6,16 +6,19 @@ tests/test_native_patch.py and the conformance suite.)"""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.postgres import PostgresDriver
-from asyncdb.errors import BackendError, WriteOutcomeUnknownError
+from asyncdb.errors import BackendError, BackendUnavailableError, WriteOutcomeUnknownError
+from tests.faults._proxy import FaultProxy, FaultRates
 
 ITEMS = "items"
 REVISION = re.compile(r"[1-9][0-9]*-[0-9a-f]{16}")
@@ -158,3 +161,46 @@ async def test_a_row_asyncdb_did_not_write_is_not_patched(
     with pytest.raises(BackendError, match="not an asyncdb document"):
         await service.patch(ITEMS, "c", increment={"n": 1})
     assert await raw.fetchval(f'SELECT doc FROM "{table}" WHERE id = $1', "c") == "[1]"
+
+
+async def test_increments_through_a_faulty_network_are_never_lost_nor_doubled(
+    postgres_url: str, table: str, raw: asyncpg.Connection
+) -> None:
+    # Resets, answers dropped after the server acted, cut-off answers and stalls past the
+    # timeout, on every exchange at random: an acknowledged increment is always there, an
+    # increment reported as not applied never is, and none counts twice.
+    parts = urlsplit(postgres_url)
+    assert parts.hostname is not None and parts.port is not None
+    proxy = FaultProxy(parts.hostname, parts.port, seed=15)
+    proxy.stall_seconds = 1.5
+    proxy.start()
+    credentials = parts.netloc.rpartition("@")[0]
+    url = urlunsplit((parts.scheme, f"{credentials}@{proxy.host}", parts.path, parts.query, ""))
+    outcomes = {"acked": 0, "unknown": 0, "not applied": 0}
+    try:
+        driver = PostgresDriver(
+            url, table=table, request_timeout=1.0, connect_timeout=1.0, max_retries=4
+        )
+        async with DatabaseService(driver) as db:
+            await db.save(ITEMS, "c", {"n": 0})
+            proxy.set_rates(FaultRates(reset=0.04, drop=0.06, truncate=0.04, stall=0.01))
+
+            async def writer() -> None:
+                for _ in range(8):
+                    try:
+                        await db.patch(ITEMS, "c", increment={"n": 1})
+                        outcomes["acked"] += 1
+                    except WriteOutcomeUnknownError:
+                        outcomes["unknown"] += 1
+                    except BackendUnavailableError:
+                        outcomes["not applied"] += 1
+
+            await asyncio.gather(*(writer() for _ in range(8)))
+            proxy.calm()
+    finally:
+        proxy.stop()
+    stored = await raw.fetchval(f'SELECT doc FROM "{table}" WHERE id = $1', "c")
+    n = json.loads(stored)["n"]
+    assert sum(proxy.injected.values()) > 0  # faults did happen
+    assert outcomes["acked"] > 0
+    assert outcomes["acked"] <= n <= outcomes["acked"] + outcomes["unknown"], outcomes

@@ -19,6 +19,7 @@ shows that attempt's revision (its token), else it is ``WriteOutcomeUnknownError
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
@@ -84,10 +85,12 @@ class PatchOps(BulkOps):
             await connection.execute("BEGIN")
             try:
                 outcome = await change_row(connection)
-            except asyncpg.PostgresError:
-                # The server refused a statement: the connection goes back to the pool,
-                # so the transaction (and its row lock) ends here.
-                await _roll_back(connection)
+            except asyncpg.PostgresError as exc:
+                # The server refused a statement: the connection goes back to the pool, so
+                # the transaction (and its row lock) ends here. A lost connection (08...)
+                # has no transaction left to end.
+                if classify(exc) is not Failure.AMBIGUOUS:
+                    await _roll_back(connection)
                 raise
             if isinstance(outcome, AsyncDBError):
                 await _roll_back(connection)
@@ -122,7 +125,11 @@ class PatchOps(BulkOps):
 
 
 async def _roll_back(connection: asyncpg.Connection) -> None:
+    """End the transaction of a connection that goes back to the pool. One that cannot
+    (broken meanwhile) is terminated, so the pool never hands it out again; the failure
+    being handled is the one the caller raises, not this one."""
     try:
         await connection.execute("ROLLBACK")
-    except Exception:  # noqa: BLE001 - a connection that cannot roll back is not reused
-        connection.terminate()
+    except Exception:  # noqa: BLE001 - see the docstring
+        with contextlib.suppress(Exception):
+            connection.terminate()
