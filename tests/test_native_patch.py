@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import asyncpg
+import httpx
 import pytest
 
 from asyncdb import DatabaseService, SyncDatabaseService
@@ -250,3 +251,29 @@ async def test_statistics_count_a_patch_as_one_call() -> None:
         if f["collection"] is not None
     }
     assert figures == {("put", ITEMS): 1, ("patch", ITEMS): 1}
+
+
+async def test_a_rest_patch_is_native_and_validated_by_its_model_inside() -> None:
+    # The server's schema check runs inside the driver's patch (``finish``): a patched
+    # document the model refuses is 422 with nothing written; a good one is one call.
+    from asyncdb.schemas import SCHEMA_MODELS
+    from asyncdb.server import ServerConfig, create_app
+
+    recorder = CallRecorder(MemoryDriver())
+    app = create_app(service=DatabaseService(recorder), config=ServerConfig(schemas=SCHEMA_MODELS))
+    merge = {"Content-Type": "application/merge-patch+json"}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        created = (await http.put("/v1/agents/a-1", json={"name": "n"})).json()
+        recorder.calls.clear()
+        bad = await http.patch("/v1/agents/a-1", content='{"name": null}', headers=merge)
+        assert bad.status_code == 422
+        good = await http.patch("/v1/agents/a-1", content='{"name": "m"}', headers=merge)
+        assert good.status_code == 200 and good.json()["name"] == "m"
+        assert operations(recorder) == ["patch", "patch"]
+        assert good.json()["created_at"] == created["created_at"]
+        assert good.headers["ETag"] == f'"{good.json()["_rev"]}"'
+        assert (await http.get("/v1/agents/a-1")).json() == good.json()

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import signal
 import sqlite3
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -140,3 +144,60 @@ async def test_a_row_asyncdb_did_not_write_is_not_patched(
         await db.patch(ITEMS, "c", increment={"n": 1})
     with contextlib.closing(sqlite3.connect(sqlite_path, isolation_level=None)) as other:
         assert other.execute(f"SELECT body FROM {table(ITEMS)}").fetchall() == [("[1, 2]",)]
+
+
+_PATCHER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from asyncdb import DatabaseService
+    from asyncdb.drivers.sqlite import SQLiteDriver
+
+    async def main(path):
+        db = DatabaseService(SQLiteDriver(path, busy_timeout=10, max_retries=20))
+        while True:
+            await db.patch("items", "c", increment={"n": 1}, attempts=1)
+            print("acked", flush=True)  # the patch returned: it is in the file
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_processes_patching_one_file_lose_nothing_even_when_one_is_killed(
+    db: DatabaseService, sqlite_path: Path
+) -> None:
+    # Two processes patch one counter while this one does too; one is killed with SIGKILL
+    # mid-stream. Every acknowledged increment is in the file, none counts twice: the
+    # killed one's last increment at most is in doubt.
+    await db.save(ITEMS, "c", {"n": 0})
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _PATCHER,
+            str(sqlite_path),
+            stdout=asyncio.subprocess.PIPE,
+            env=environment,
+        )
+        for _ in range(2)
+    ]
+    survivor, victim = processes
+    ours, acked_before = 0, 0
+    try:
+        for process in processes:  # both are patching before anything is killed
+            assert process.stdout is not None
+            assert await asyncio.wait_for(process.stdout.readline(), 30) == b"acked\n"
+            acked_before += 1
+        for _ in range(40):
+            await db.patch(ITEMS, "c", increment={"n": 1}, attempts=1)
+            ours += 1
+        victim.send_signal(signal.SIGKILL)
+        survivor.terminate()
+    finally:
+        outputs = [(await process.communicate())[0].decode() for process in processes]
+    acked = acked_before + ours + sum(output.count("acked") for output in outputs)
+    n = (await db.get(ITEMS, "c"))["n"]
+    # The survivor may have been stopped (SIGTERM) after a commit, before its print.
+    assert acked <= n <= acked + 2
