@@ -154,11 +154,16 @@ class History:
                 self.violate(f"{op.op_id} {op.kind} took {op.end - op.start:.1f}s")
 
     def check_counter(self, stored: dict[str, Any] | None) -> dict[str, int]:
-        """Each update appended its own op id to ``ops``: none twice, every acked one
-        present, none that was refused, the count within [acked, acked + unknown]."""
+        """Each update appended its own op id to ``ops`` (a patch set it in ``patched``):
+        none twice, every acked one present, none that was refused, the count within
+        [acked, acked + unknown]."""
         updates = [op for op in self.ops if op.kind == "update"]
         by_outcome = {op.op_id: op.outcome for op in updates}
-        applied: list[str] = list((stored or {}).get("ops", []))
+        # Updates append their op ids to ``ops``; patches set them as keys of ``patched``.
+        applied: list[str] = [
+            *(stored or {}).get("ops", []),
+            *(stored or {}).get("patched", {}),
+        ]
         seen = Counter(applied)
         doubled = sorted(op_id for op_id, n in seen.items() if n > 1)
         lost = sorted(

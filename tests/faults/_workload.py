@@ -2,7 +2,8 @@
 blocking facade, each drawing its operations from a generator seeded by the run's seed and
 its own name (so each writer's sequence of operations is reproducible).
 
-Documents: ``counter`` (every update appends its op id), ``register`` (read, then written
+Documents: ``counter`` (every update appends its op id to ``ops``, every patch sets
+``patched.<op id>``; both add one to ``n``), ``register`` (read, then written
 conditionally on the revision read), one new document per single save / create, and
 documents of a writer's own that its bulk calls rewrite with the revision it last got.
 Every document carries its own id as ``owner`` and the tag of the write that made it.
@@ -28,8 +29,8 @@ __all__ = ["COUNTER", "REGISTER", "REGISTER_INITIAL", "Budget", "Writer"]
 COUNTER = "counter"
 REGISTER = "register"
 REGISTER_INITIAL = "initial"
-_KINDS = ["update", "save", "create", "cas", "bulk"]
-_WEIGHTS = [35, 20, 10, 20, 15]
+_KINDS = ["update", "save", "create", "cas", "bulk", "patch"]
+_WEIGHTS = [25, 20, 10, 20, 15, 10]
 
 
 class Budget:
@@ -93,6 +94,14 @@ class Writer:
                     self.history.end(op, exc)
                 else:
                     self.history.end(op, None, rev=doc["_rev"])
+            elif kind == "patch":
+                op = self.history.begin(op_id, "update", self.name, doc_id=COUNTER)
+                try:
+                    doc = await db.patch(c, COUNTER, **_patched(op_id))
+                except Exception as exc:
+                    self.history.end(op, exc)
+                else:
+                    self.history.end(op, None, rev=doc["_rev"])
             elif kind in {"save", "create"}:
                 op, write, body = self._single(kind, op_id)
                 call = db.save if kind == "save" else db.create
@@ -136,6 +145,14 @@ class Writer:
                 op = self.history.begin(op_id, "update", self.name, doc_id=COUNTER)
                 try:
                     doc = db.update(c, COUNTER, _append(op_id), default={"n": 0, "ops": []})
+                except Exception as exc:
+                    self.history.end(op, exc)
+                else:
+                    self.history.end(op, None, rev=doc["_rev"])
+            elif kind == "patch":
+                op = self.history.begin(op_id, "update", self.name, doc_id=COUNTER)
+                try:
+                    doc = db.patch(c, COUNTER, **_patched(op_id))
                 except Exception as exc:
                     self.history.end(op, exc)
                 else:
@@ -280,3 +297,9 @@ def _append(op_id: str) -> Callable[[Document], Document]:
         return doc
 
     return append
+
+
+def _patched(op_id: str) -> dict[str, Any]:
+    """A patch of the counter: one more, and its op id as a key of ``patched`` (``\\.``
+    is a literal dot in a patch path)."""
+    return {"set": {"patched." + op_id.replace(".", "\\."): True}, "increment": {"n": 1}}
