@@ -7,12 +7,15 @@ whose answer was lost. ``refuse_next(method, code, n)`` answers the next ``n`` c
 ``code`` without forwarding them. ``plan(method, steps)`` scripts a mix of both, in order.
 ``after_lost`` (a coroutine function) runs after a forwarded call and before its lost
 answer: another writer acting in between. Streaming calls (queries, batch gets) can be
-refused too, which makes reads fail.
+refused too, which makes reads fail. ``log`` records every call forwarded: its method, its
+request and its answers as raw bytes (the request log of tests/firestore/
+test_native_queries.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -24,6 +27,15 @@ _SERVICE = "/google.firestore.v1.Firestore/"
 _STREAMING = {"RunQuery", "BatchGetDocuments", "RunAggregationQuery", "PartitionQuery"}
 
 
+@dataclass
+class Logged:
+    """One forwarded call: the method, the request and the answers, serialised."""
+
+    method: str
+    request: bytes
+    replies: list[bytes] = field(default_factory=list)
+
+
 class LosingProxy(grpc.GenericRpcHandler):
     def __init__(self, upstream: str) -> None:
         self._upstream = upstream
@@ -32,6 +44,7 @@ class LosingProxy(grpc.GenericRpcHandler):
         self._plans: dict[str, list[tuple[str, grpc.StatusCode]]] = {}
         self.after_lost: Callable[[], Awaitable[None]] | None = None
         self.calls: list[str] = []
+        self.log: list[Logged] = []
         self.host = ""
 
     async def __aenter__(self) -> LosingProxy:
@@ -88,10 +101,13 @@ class LosingProxy(grpc.GenericRpcHandler):
             if step is not None and step[0] == "refuse":
                 await context.abort(step[1], "refused (injected)")
             call = self._channel.unary_unary(full)
+            logged = Logged(name, request)
+            self.log.append(logged)
             try:
                 reply: bytes = await call(request, metadata=context.invocation_metadata())
             except grpc.aio.AioRpcError as exc:
                 await context.abort(exc.code(), exc.details() or "")
+            logged.replies.append(reply)
             if step is not None:
                 if self.after_lost is not None:
                     await self.after_lost()
@@ -110,7 +126,10 @@ class LosingProxy(grpc.GenericRpcHandler):
             if step is not None:
                 await context.abort(step[1], "refused (injected)")
             call = self._channel.unary_stream(full)
+            logged = Logged(name, request)
+            self.log.append(logged)
             async for message in call(request, metadata=context.invocation_metadata()):
+                logged.replies.append(message)
                 yield message
 
         return forward

@@ -14,7 +14,12 @@ class TestFirestoreConformance(ConformanceSuite):
     @pytest.fixture
     def driver_factory(self, firestore_host: str) -> DriverFactory:
         return lambda: FirestoreDriver(
-            project=TEST_PROJECT, emulator_host=firestore_host, request_timeout=30.0, max_retries=2
+            project=TEST_PROJECT,
+            emulator_host=firestore_host,
+            request_timeout=30.0,
+            max_retries=2,
+            # Writers learn of a new index at once, so ensure_index need not wait.
+            index_refresh_seconds=0,
         )
 
 

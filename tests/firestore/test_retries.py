@@ -22,6 +22,8 @@ _GetDocumentRequest = types.GetDocumentRequest.pb()
 _Document = types.Document.pb()
 _BatchWriteRequest = types.BatchWriteRequest.pb()
 _BatchWriteResponse = types.BatchWriteResponse.pb()
+_BatchGetDocumentsRequest = types.BatchGetDocumentsRequest.pb()
+_BatchGetDocumentsResponse = types.BatchGetDocumentsResponse.pb()
 
 
 @dataclass
@@ -60,6 +62,13 @@ async def fake() -> AsyncIterator[tuple[str, Script]]:
                 result.update_time.seconds = 1_700_000_000 + len(script.calls)
         return response
 
+    async def batch_get(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        # Only the index registry is read this way here: there is none (not counted).
+        for name in request.documents:
+            response = _BatchGetDocumentsResponse(missing=name)
+            response.read_time.seconds = 1_700_000_000
+            yield response
+
     def handler(fn: Callable[..., Any], request_type: Any) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(
             fn,
@@ -75,6 +84,11 @@ async def fake() -> AsyncIterator[tuple[str, Script]]:
                 {
                     "GetDocument": handler(get_document, _GetDocumentRequest),
                     "BatchWrite": handler(batch_write, _BatchWriteRequest),
+                    "BatchGetDocuments": grpc.unary_stream_rpc_method_handler(
+                        batch_get,
+                        request_deserializer=_BatchGetDocumentsRequest.FromString,
+                        response_serializer=lambda message: message.SerializeToString(),
+                    ),
                 },
             ),
         )

@@ -18,12 +18,18 @@ from google.cloud.firestore_v1 import types
 from google.rpc.code_pb2 import Code
 
 from asyncdb._retry import Attempts, Failure
+from asyncdb.drivers._keyplan import KeyLayout
 from asyncdb.drivers.base import DeleteRequest, Record, WriteOutcome, WriteRequest
 from asyncdb.drivers.firestore import _errors
 from asyncdb.drivers.firestore._codec import format_revision, parse_revision
 from asyncdb.drivers.firestore._records import addressable, fill_write
 from asyncdb.drivers.firestore._transport import Connection, Transport
-from asyncdb.errors import BackendUnavailableError, ConflictError, WriteOutcomeUnknownError
+from asyncdb.errors import (
+    AsyncDBError,
+    BackendUnavailableError,
+    ConflictError,
+    WriteOutcomeUnknownError,
+)
 
 __all__ = ["MAX_BATCH_WRITES", "BulkMixin", "batch_write"]
 
@@ -39,6 +45,12 @@ class BulkMixin:
     """The native bulk operations of ``FirestoreDriver``."""
 
     _transport: Transport
+
+    async def _write_layouts(self, conn: Connection, collection: str) -> tuple[KeyLayout, ...]:
+        raise NotImplementedError  # IndexMixin's: the indexes a write keeps
+
+    async def _kept_stamp(self, conn: Connection, collection: str, doc_id: str, rev: str) -> Any:
+        raise NotImplementedError  # IndexMixin's: a revision kept through a backfill
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Record]:
         if not ids:
@@ -73,6 +85,7 @@ class BulkMixin:
 
     async def put_many(self, collection: str, writes: Sequence[WriteRequest]) -> list[WriteOutcome]:
         conn = await self._transport.connection()
+        layouts = await self._write_layouts(conn, collection)
         outcomes = [WriteOutcome(write.id) for write in writes]
         prepared: list[tuple[int, Any]] = []
         for index, request in enumerate(writes):
@@ -86,6 +99,7 @@ class BulkMixin:
                     request.body,
                     request.if_rev,
                     request.if_absent,
+                    layouts,
                 )
             except ConflictError as exc:
                 outcomes[index].error = exc
@@ -95,15 +109,41 @@ class BulkMixin:
         def succeeded(index: int, result: Any) -> None:
             outcomes[index].rev = format_revision(result.update_time)
 
+        where = f"put_many {collection}"
         await batch_write(
-            self._transport,
-            conn,
-            f"put_many {collection}",
-            prepared,
-            outcomes,
-            succeeded,
-            conditional=True,
+            self._transport, conn, where, prepared, outcomes, succeeded, conditional=True
         )
+        # A conflict on a revision the document kept while asyncdb added index keys: the
+        # write goes again against the document's update_time.
+        again: list[tuple[int, Any]] = []
+        for index, outcome in enumerate(outcomes):
+            rev = writes[index].if_rev
+            if type(outcome.error) is ConflictError and rev is not None:
+                try:
+                    stamp = await self._kept_stamp(conn, collection, outcome.id, rev)
+                except AsyncDBError as exc:
+                    # Not written (its precondition failed), and not known to be stale.
+                    outcome.error = exc
+                    continue
+                if stamp is not None:
+                    write = _Write()
+                    request = writes[index]
+                    fill_write(
+                        write,
+                        conn.documents_path,
+                        collection,
+                        request.id,
+                        request.body,
+                        None,
+                        False,
+                        layouts,
+                    )
+                    write.current_document.update_time.CopyFrom(stamp)
+                    again.append((index, write))
+        if again:
+            await batch_write(
+                self._transport, conn, where, again, outcomes, succeeded, conditional=True
+            )
         return outcomes
 
     async def delete_many(
@@ -131,17 +171,34 @@ class BulkMixin:
                 to_check.append(index)
         if to_check:
             present = await self.get_many(collection, [deletes[index].id for index in to_check])
+            again: list[tuple[int, Any]] = []
             for index in to_check:
-                doc_id = deletes[index].id
+                doc_id, rev = deletes[index].id, deletes[index].if_rev
                 if doc_id not in present:
                     continue
                 if attempts[index].ambiguous:
                     # A lost attempt may have deleted it before somebody created it again.
                     outcomes[index].error = _errors.outcome_unknown(f"{where} {doc_id!r}")
-                else:
-                    outcomes[index].error = ConflictError(
-                        f"stale revision for document {doc_id!r} in {collection!r}"
+                    continue
+                outcomes[index].error = ConflictError(
+                    f"stale revision for document {doc_id!r} in {collection!r}"
+                )
+                # A revision the document kept while asyncdb added index keys.
+                try:
+                    stamp = (
+                        None
+                        if rev is None
+                        else await self._kept_stamp(conn, collection, doc_id, rev)
                     )
+                except AsyncDBError as exc:
+                    outcomes[index].error = exc  # not deleted, and not known to be stale
+                    continue
+                if stamp is not None:
+                    write = _Write(delete=conn.name(collection, doc_id))
+                    write.current_document.update_time.CopyFrom(stamp)
+                    again.append((index, write))
+            if again:
+                await batch_write(self._transport, conn, where, again, outcomes, None)
         return outcomes
 
 

@@ -17,6 +17,13 @@ field: such entries travel as one JSON object in the top-level field ``_asyncdb_
 Top-level fields ``_id`` and ``_rev`` that another program stored (the original service
 wrote ``"_rev": null``) are not part of the body: asyncdb's own id and revision win.
 
+asyncdb's own top-level fields begin with ``_asyncdb_`` (a caller's top-level key never
+begins with ``_``: the contract reserves that for ``_id`` and ``_rev``, so none can clash):
+``_asyncdb_id`` (``_ids``), ``_asyncdb_fields`` (above), the index keys
+``_asyncdb_ix_<digest>`` (``KEY_FIELD_PREFIX``, see ``_indexes``) and the revision a
+document kept when an index key was added to it (``KEPT_REV_FIELD``,
+``KEPT_BODY_FIELD``). None of them is ever part of a body read back.
+
 Values written by other tools come back as plain JSON: timestamps as ISO 8601 UTC strings
 (the same form the contract gives a ``datetime``), references as the document path
 (``collection/id``), GeoPoints as ``{"latitude": ..., "longitude": ...}``, bytes as
@@ -40,7 +47,10 @@ from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD
 
 __all__ = [
     "JSON_PREFIX",
+    "KEPT_BODY_FIELD",
+    "KEPT_REV_FIELD",
     "KEY_ESCAPE",
+    "KEY_FIELD_PREFIX",
     "MAX_NATIVE_DEPTH",
     "NESTED_ARRAY_PREFIX",
     "OVERFLOW_FIELD",
@@ -63,8 +73,16 @@ MAX_NATIVE_DEPTH: Final = 20
 KEY_ESCAPE: Final = "~~"
 #: The top-level field holding entries whose keys cannot be field names, as tagged JSON.
 OVERFLOW_FIELD: Final = "_asyncdb_fields"
+#: What the name of each index key field begins with (the layout's digest follows).
+KEY_FIELD_PREFIX: Final = "_asyncdb_ix_"
+#: The revision a document had before asyncdb added an index key to it, and a digest of
+#: the body it had then: while the body is unchanged, that revision is still its own.
+KEPT_REV_FIELD: Final = "_asyncdb_rev"
+KEPT_BODY_FIELD: Final = "_asyncdb_rev_body"
 #: Top-level fields that are never part of the body asyncdb returns.
-_NOT_BODY: Final = frozenset({"_id", "_rev", ORIGINAL_ID_FIELD, OVERFLOW_FIELD})
+_NOT_BODY: Final = frozenset(
+    {"_id", "_rev", ORIGINAL_ID_FIELD, OVERFLOW_FIELD, KEPT_REV_FIELD, KEPT_BODY_FIELD}
+)
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _NULL_VALUE: Final = 0  # google.protobuf.NullValue.NULL_VALUE
@@ -172,7 +190,7 @@ def decode_document(fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {}
     overflow: Any = None
     for name, value in fields.items():
-        if name in _NOT_BODY:
+        if name in _NOT_BODY or name.startswith(KEY_FIELD_PREFIX):
             if name == OVERFLOW_FIELD:
                 overflow = value
             continue

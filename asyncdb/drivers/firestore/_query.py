@@ -1,4 +1,5 @@
-"""``StructuredQuery`` protobufs for scans and ``find``, ordered by document id.
+"""``StructuredQuery`` protobufs for scans and ``find``, ordered by document id, and for
+the key ranges of an index (``key_range_query``); ``run_query`` sends one.
 
 Every query orders by ``__name__`` (the document id within one collection) and resumes
 with ``start_at {before: false}`` on the last id seen: a cursor on a *value*, not on a
@@ -10,6 +11,11 @@ stored document, so a scan resumes correctly even after that document was delete
 a string of 1,500 bytes or more, ``IN`` with null, a 1,500-byte field path, a key kept in
 ``_asyncdb_fields``) is left to that re-check alone, so such a ``find`` is slower but never
 wrong or refused.
+
+An index read (``key_range_query``) is one range on one bytes field, ordered by it (and by
+``__name__``, which Firestore adds to every order anyway): Firestore's automatic
+single-field index serves it, so it needs no composite index. It resumes with
+``start_at {before: false}`` on the last row's key and name.
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from typing import Any, Final
 from google.cloud.firestore_v1 import types
 
 from asyncdb._query import Condition, Query
+from asyncdb.drivers._bytekeys import ByteRange
 from asyncdb.drivers.firestore._codec import OVERFLOW_FIELD, encode_value, field_name
 from asyncdb.drivers.firestore._ids import MAX_KEY_BYTES, ORIGINAL_ID_FIELD
+from asyncdb.drivers.firestore._transport import Connection, Transport
 
-__all__ = ["build_query", "field_path"]
+__all__ = ["build_query", "field_path", "key_range_query", "run_query"]
 
 _StructuredQuery: Final[Any] = types.StructuredQuery.pb()
+_RunQueryRequest: Final[Any] = types.RunQueryRequest.pb()
 _ASCENDING: Final = types.StructuredQuery.Direction.ASCENDING
+_DESCENDING: Final = types.StructuredQuery.Direction.DESCENDING
+_AT_LEAST: Final = types.StructuredQuery.FieldFilter.Operator.GREATER_THAN_OR_EQUAL
+_AT_MOST: Final = types.StructuredQuery.FieldFilter.Operator.LESS_THAN_OR_EQUAL
 _EQUAL: Final = types.StructuredQuery.FieldFilter.Operator.EQUAL
 _IN: Final = types.StructuredQuery.FieldFilter.Operator.IN
 _IS_NULL: Final = types.StructuredQuery.UnaryFilter.Operator.IS_NULL
@@ -147,3 +159,60 @@ def _fill_filter(target: Any, condition: Condition) -> None:
     field_filter.field.field_path = path
     field_filter.op = _IN
     encode_value(list(condition.values), field_filter.value, in_array=False)
+
+
+def key_range_query(
+    documents_path: str,
+    collection: str,
+    field: str,
+    span: ByteRange,
+    *,
+    descending: bool,
+    after: tuple[bytes, str] | None,
+    limit: int,
+) -> Any:
+    """A raw ``StructuredQuery``: the documents of ``collection`` whose bytes ``field`` lies
+    in ``span`` (both ends inclusive), in key order (high to low when ``descending``), after
+    the row ``after`` (its key and full document name), at most ``limit``."""
+    structured = _StructuredQuery()
+    structured.from_.add().collection_id = collection
+    composite = structured.where.composite_filter
+    composite.op = _AND
+    for operator, bound in ((_AT_LEAST, span.low), (_AT_MOST, span.high)):
+        field_filter = composite.filters.add().field_filter
+        field_filter.field.field_path = field
+        field_filter.op = operator
+        field_filter.value.bytes_value = bound
+    direction = _DESCENDING if descending else _ASCENDING
+    for path in (field, "__name__"):
+        order = structured.order_by.add()
+        order.field.field_path = path
+        order.direction = direction
+    if after is not None:
+        key, name = after
+        structured.start_at.values.add().bytes_value = key
+        structured.start_at.values.add().reference_value = name
+        structured.start_at.before = False
+    structured.limit.value = limit
+    return structured
+
+
+async def run_query(transport: Transport, conn: Connection, structured: Any) -> list[Any]:
+    """The documents (raw protobufs) ``structured`` selects: one retried ``RunQuery``."""
+    request = _RunQueryRequest(parent=conn.documents_path)
+    request.structured_query.CopyFrom(structured)
+    wrapped = types.RunQueryRequest.wrap(request)
+    timeout = transport.timeout
+
+    async def call() -> list[Any]:
+        stream = await conn.client.run_query(
+            request=wrapped, retry=None, timeout=timeout, metadata=conn.metadata
+        )
+        documents = []
+        async for response in stream:
+            raw = types.RunQueryResponse.pb(response)
+            if raw.HasField("document"):
+                documents.append(raw.document)
+        return documents
+
+    return await transport.call("query", call)

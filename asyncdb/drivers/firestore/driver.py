@@ -4,7 +4,9 @@ Round trips: ``get``, ``put`` (also conditional) and ``delete`` cost one RPC eac
 ``get_many`` one ``BatchGetDocuments``; ``put_many`` / ``delete_many`` one ``BatchWrite``
 per 500 writes (it reports one status per write and is not atomic, so one conflict fails
 only its document); ``scan`` and ``find`` one ``RunQuery`` per page. Collections need no
-creation in Firestore, so there is nothing to cache and no first-write retry.
+creation in Firestore. Writes also read the collection's index registry when the cached
+copy is older than ``index_refresh_seconds`` (``_registry``), and add the key of every
+registered index (``_indexes``).
 
 Ids are mapped to Firestore document ids by ``_ids`` (natively valid ids as themselves),
 bodies by ``_codec``. Revisions are the document's ``update_time``
@@ -24,12 +26,15 @@ from google.cloud.firestore_v1 import types
 from google.cloud.firestore_v1.services.firestore import FirestoreAsyncClient
 
 from asyncdb._retry import Attempts, RetryPolicy
+from asyncdb.drivers._keyplan import KeyLayout
 from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage, WriteOutcome
 from asyncdb.drivers.firestore import _errors, _ids, _size
 from asyncdb.drivers.firestore._bulk import MAX_BATCH_WRITES, BulkMixin, batch_write
 from asyncdb.drivers.firestore._codec import format_revision, parse_revision
-from asyncdb.drivers.firestore._query import build_query
+from asyncdb.drivers.firestore._indexes import IndexMixin
+from asyncdb.drivers.firestore._query import build_query, run_query
 from asyncdb.drivers.firestore._records import addressable, fill_document, fill_write, record_of
+from asyncdb.drivers.firestore._registry import REGISTRY_COLLECTION, Registry
 from asyncdb.drivers.firestore._transport import (
     Connection,
     ConnectionConfig,
@@ -37,12 +42,11 @@ from asyncdb.drivers.firestore._transport import (
     check_client_config,
 )
 from asyncdb.drivers.firestore.settings import FirestoreSettings
-from asyncdb.errors import ConflictError
+from asyncdb.errors import ConfigurationError, ConflictError
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import FieldPath, Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["FirestoreDriver"]
@@ -53,12 +57,11 @@ logger = logging.getLogger("asyncdb")
 # ``wrap`` hands them to the generated client without copying.
 _GetDocumentRequest: Final[Any] = types.GetDocumentRequest.pb()
 _CommitRequest: Final[Any] = types.CommitRequest.pb()
-_RunQueryRequest: Final[Any] = types.RunQueryRequest.pb()
 _Write: Final[Any] = types.Write.pb()
 _Document: Final[Any] = types.Document.pb()
 
 
-class FirestoreDriver(BulkMixin, Driver):
+class FirestoreDriver(IndexMixin, BulkMixin, Driver):
     """Documents in top-level Firestore collections (the prefix is already in the name).
 
     ``project``: the Google Cloud project (on the emulator it may be omitted);
@@ -66,7 +69,9 @@ class FirestoreDriver(BulkMixin, Driver):
     emulator (then no credentials are used); ``credentials_file`` / ``credentials``:
     explicit credentials instead of application-default ones; ``request_timeout`` in
     seconds per RPC; ``max_retries`` of transient failures (``retry_base_delay``: the first
-    back-off ceiling); ``page_size``: documents per ``find`` query page.
+    back-off ceiling); ``page_size``: documents per ``find`` query page;
+    ``index_refresh_seconds``: how old the cached registry of a collection's indexes may
+    be before a write or ``find`` reads it again (see docs/providers/firestore.md).
 
     ``client``: a ``FirestoreAsyncClient`` (``google.cloud.firestore_v1.services.
     firestore``) that you opened, used instead of one the driver opens. Its channel and
@@ -103,6 +108,7 @@ class FirestoreDriver(BulkMixin, Driver):
         page_size: int = 300,
         retry_base_delay: float = 0.05,
         client: FirestoreAsyncClient | None = None,
+        index_refresh_seconds: float = 30.0,
     ) -> None:
         if client is not None and not isinstance(client, FirestoreAsyncClient):
             raise TypeError(
@@ -118,6 +124,10 @@ class FirestoreDriver(BulkMixin, Driver):
         )
         if client is not None:
             check_client_config(config)
+        if not index_refresh_seconds >= 0:  # also refuses NaN
+            raise ConfigurationError(
+                f"index_refresh_seconds must be 0 or more, not {index_refresh_seconds!r}"
+            )
         self._transport = Transport(
             config,
             policy=RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay),
@@ -125,6 +135,8 @@ class FirestoreDriver(BulkMixin, Driver):
             client=client,
         )
         self._page_size = page_size
+        self._registry = Registry(self._transport, float(index_refresh_seconds))
+        self._stale_warned: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -139,6 +151,7 @@ class FirestoreDriver(BulkMixin, Driver):
             credentials_file=own.google_application_credentials,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
+            index_refresh_seconds=own.index_refresh_seconds,
         )
 
     def describe(self) -> str:
@@ -167,23 +180,7 @@ class FirestoreDriver(BulkMixin, Driver):
         return types.CommitResponse.pb(response)
 
     async def _run_query(self, conn: Connection, structured: Any) -> list[Any]:
-        request = _RunQueryRequest(parent=conn.documents_path)
-        request.structured_query.CopyFrom(structured)
-        wrapped = types.RunQueryRequest.wrap(request)
-        timeout = self._transport.timeout
-
-        async def call() -> list[Any]:
-            stream = await conn.client.run_query(
-                request=wrapped, retry=None, timeout=timeout, metadata=conn.metadata
-            )
-            documents = []
-            async for response in stream:
-                raw = types.RunQueryResponse.pb(response)
-                if raw.HasField("document"):
-                    documents.append(raw.document)
-            return documents
-
-        return await self._transport.call("query", call)
+        return await run_query(self._transport, conn, structured)
 
     def native_document_size(self, doc_id: str, body: Body) -> int:
         """Firestore's storage size of the document as this driver stores it (``_size``);
@@ -226,36 +223,70 @@ class FirestoreDriver(BulkMixin, Driver):
         if_absent: bool = False,
     ) -> str:
         conn = await self._transport.connection()
+        layouts = await self._write_layouts(conn, collection)
+        try:
+            return await self._put(conn, collection, doc_id, body, if_rev, if_absent, layouts)
+        except ConflictError:
+            if if_rev is None:
+                raise
+            # The revision may be one the document kept while asyncdb added index keys.
+            stamp = await self._kept_stamp(conn, collection, doc_id, if_rev)
+            if stamp is None:
+                raise
+            return await self._put(conn, collection, doc_id, body, None, False, layouts, stamp)
+
+    async def _put(
+        self,
+        conn: Connection,
+        collection: str,
+        doc_id: str,
+        body: Body,
+        if_rev: str | None,
+        if_absent: bool,
+        layouts: Sequence[KeyLayout],
+        stamp: Any = None,
+    ) -> str:
+        """One commit of a full replace (``stamp``: an ``update_time`` precondition)."""
         request = _CommitRequest(database=conn.database_path)
-        fill_write(
-            request.writes.add(),
-            conn.documents_path,
-            collection,
-            doc_id,
-            body,
-            if_rev,
-            if_absent,
-        )
+        write = request.writes.add()
+        fill_write(write, conn.documents_path, collection, doc_id, body, if_rev, if_absent, layouts)
+        if stamp is not None:
+            write.current_document.update_time.CopyFrom(stamp)
         response = await self._transport.call(
             f"put {collection}/{doc_id}",
             lambda: self._commit(conn, request),
             attempts=Attempts(),
-            conflict_may_be_own=if_rev is not None or if_absent,
+            conflict_may_be_own=if_rev is not None or if_absent or stamp is not None,
         )
         return format_revision(response.write_results[0].update_time)
 
     async def delete(self, collection: str, doc_id: str, *, if_rev: str | None = None) -> bool:
         conn = await self._transport.connection()
+        if if_rev is None:
+            return await self._delete(conn, collection, doc_id, None, None)
+        stamp = parse_revision(if_rev)
+        if stamp is None:
+            return await self._missing_or_conflict(collection, doc_id)
+        try:
+            return await self._delete(conn, collection, doc_id, if_rev, stamp)
+        except ConflictError:
+            # The revision may be one the document kept while asyncdb added index keys.
+            kept = await self._kept_stamp(conn, collection, doc_id, if_rev)
+            if kept is None:
+                raise
+            return await self._delete(conn, collection, doc_id, if_rev, kept)
+
+    async def _delete(
+        self, conn: Connection, collection: str, doc_id: str, if_rev: str | None, stamp: Any
+    ) -> bool:
+        """One commit of a delete (``stamp``: an ``update_time`` precondition)."""
         request = _CommitRequest(database=conn.database_path)
         write = request.writes.add()
         write.delete = conn.name(collection, doc_id)
-        if if_rev is None:
+        if stamp is None:
             # exists=true makes Firestore tell whether there was a document (NOT_FOUND).
             write.current_document.exists = True
         else:
-            stamp = parse_revision(if_rev)
-            if stamp is None:
-                return await self._missing_or_conflict(collection, doc_id)
             write.current_document.update_time.CopyFrom(stamp)
 
         async def call() -> bool | None:
@@ -305,41 +336,7 @@ class FirestoreDriver(BulkMixin, Driver):
                 return ScanPage(records, records[-1].id)
             cursor = documents[-1].name.rpartition("/")[2]
 
-    # -- queries and collections (the bulk operations are BulkMixin's) ---------------
-    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
-        conn = await self._transport.connection()
-        matches: list[Record] = []
-        after: str | None = None
-        while True:
-            # The server's filter is exact for the portable operators, so asking for just
-            # the matches still missing is enough; the re-check guards foreign values.
-            wanted = (
-                self._page_size if limit is None else min(self._page_size, limit - len(matches))
-            )
-            structured = build_query(
-                conn.documents_path, collection, after=after, limit=wanted, query=query
-            )
-            documents = await self._run_query(conn, structured)
-            for document in documents:
-                record = addressable(document)
-                if record is not None and query.matches(record.body):
-                    matches.append(record)
-            if len(documents) < wanted or (limit is not None and len(matches) >= limit):
-                return matches
-            after = documents[-1].name.rpartition("/")[2]
-
-    async def ensure_index(
-        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
-    ) -> None:
-        """A no-op: Firestore indexes every field on its own, and equality ``find`` queries
-        need no composite index. Composite indexes cannot be created through the data API;
-        if Firestore ever asks for one, ``find`` raises an error carrying its link."""
-        logger.debug(
-            "firestore: ensure_index(%r, %r) needs nothing (single-field indexes are automatic)",
-            collection,
-            list(fields),
-        )
-
+    # -- collections (queries are IndexMixin's, the bulk operations BulkMixin's) -------
     async def list_collections(self) -> list[str]:
         conn = await self._transport.connection()
 
@@ -350,7 +347,8 @@ class FirestoreDriver(BulkMixin, Driver):
                 timeout=self._transport.timeout,
                 metadata=conn.metadata,
             )
-            return [str(name) async for name in pager]
+            # The index registry is asyncdb's, never a caller's collection.
+            return [str(name) async for name in pager if name != REGISTRY_COLLECTION]
 
         return await self._transport.call("list collections", call)
 
@@ -366,7 +364,7 @@ class FirestoreDriver(BulkMixin, Driver):
             )
             documents = await self._run_query(conn, structured)
             if not documents:
-                return
+                break
             prepared = [(index, _Write(delete=doc.name)) for index, doc in enumerate(documents)]
             outcomes = [WriteOutcome(doc.name) for doc in documents]
             await batch_write(
@@ -381,4 +379,6 @@ class FirestoreDriver(BulkMixin, Driver):
                 if outcome.error is not None:
                     raise outcome.error
             if len(documents) < MAX_BATCH_WRITES:
-                return
+                break
+        # Last: a drop cut short leaves the registry of the documents that are left.
+        await self._registry.drop(conn, collection)

@@ -1,7 +1,10 @@
 """The Firestore provider's settings: ``GOOGLE_CLOUD_PROJECT``, ``FIRESTORE_DATABASE``,
 ``FIRESTORE_EMULATOR_HOST``, ``GOOGLE_APPLICATION_CREDENTIALS``, or
 ``DATABASE_URL=firestore://project-id?emulator=127.0.0.1:8080&database=(default)``.
-Credentials left unset fall back to Google's application-default credentials."""
+Credentials left unset fall back to Google's application-default credentials.
+``DATABASE_INDEX_REFRESH_SECONDS`` (default 30): how old a process's copy of a
+collection's index registry may be before a write or ``find`` reads it again; every
+process writing a collection must use the same value (or a smaller one)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,13 @@ class FirestoreSettings(DriverSettings):
         default=None, validation_alias="GOOGLE_APPLICATION_CREDENTIALS"
     )
     firestore_database: str = Field(default="(default)", validation_alias="FIRESTORE_DATABASE")
+    index_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        allow_inf_nan=False,
+        validation_alias="DATABASE_INDEX_REFRESH_SECONDS",
+        description="seconds a cached index registry is trusted (ensure_index waits twice that)",
+    )
 
     def where(self) -> str:
         host = self.firestore_emulator_host
