@@ -20,10 +20,10 @@ from dataclasses import replace
 from typing import Any, Final
 
 from asyncdb._documents import Document, validate_document_id
-from asyncdb._evaluate import Position, arrange_records, position_of
+from asyncdb._evaluate import Position, position_of
 from asyncdb._query import RANGE_OPERATORS, Query, UnindexedQueryError
 from asyncdb._results import Page
-from asyncdb.drivers.base import Driver, Record, scan_matching
+from asyncdb.drivers.base import Driver, Record, ordered_from_filter, scan_matching
 from asyncdb.errors import InvalidCursorError, InvalidNameError
 
 __all__ = ["Finder", "decode_find_cursor", "encode_find_cursor"]
@@ -72,20 +72,15 @@ class Finder:
                 f"strict=True asyncdb answers it from a scan. Meant to serve it: "
                 f"{index_call(collection, query)}"
             )
-        sorts = query.ordered or query.after is not None
-        # Ordering here needs the order_by values: the filter asks for whole bodies then.
-        matching = replace(
-            query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
-        )
-        native_filter = driver.can_find(collection, matching)
-        self._warn(collection, query, scanned=not native_filter)
-        if native_filter:
-            candidates = await driver.find(collection, matching, None if sorts else limit)
-        else:
-            candidates = await scan_matching(driver, collection, query, None if sorts else limit)
-        if not sorts:
-            return candidates
-        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
+
+        async def filtered(matching: Query, wanted: int | None) -> list[Record]:
+            native_filter = driver.can_find(collection, matching)
+            self._warn(collection, query, scanned=not native_filter)
+            if native_filter:
+                return await driver.find(collection, matching, wanted)
+            return await scan_matching(driver, collection, matching, wanted)
+
+        return await ordered_from_filter(query, limit, filtered)
 
     async def page(
         self, collection: str, query: Query, limit: int, cursor: str | None, *, strict: bool

@@ -15,11 +15,12 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import anyio
 
+from asyncdb._evaluate import arrange_records
 from asyncdb.errors import AsyncDBError
 
 if TYPE_CHECKING:
@@ -354,3 +355,22 @@ async def scan_matching(
         if page.last_key is None:
             return matches
         after = page.last_key
+
+
+async def ordered_from_filter(
+    query: Query,
+    limit: int | None,
+    filter_find: Callable[[Query, int | None], Awaitable[list[Record]]],
+) -> list[Record]:
+    """``query``'s answer when only its filter can run natively: ``filter_find(matching,
+    wanted)`` answers the conditions alone (no order, no position, whole bodies when the
+    records are ordered here), then they are ordered and paged as the reference
+    evaluator orders them. The face's fallback, and a driver's when its index fails it."""
+    sorts = query.ordered or query.after is not None
+    matching = replace(
+        query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
+    )
+    candidates = await filter_find(matching, None if sorts else limit)
+    if not sorts:
+        return candidates if limit is None else candidates[:limit]
+    return arrange_records(candidates, query.order_by, after=query.after, limit=limit)

@@ -29,12 +29,11 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
-from asyncdb._evaluate import arrange_records
 from asyncdb._query import FieldPath, Order, Query, Scalar
-from asyncdb.drivers.base import Record, scan_matching
+from asyncdb.drivers.base import Record, ordered_from_filter, scan_matching
 from asyncdb.drivers.couchdb._codec import MARKER, SAFE_INTEGER
 from asyncdb.drivers.couchdb._core import db_path
 from asyncdb.drivers.couchdb._errors import reason_of
@@ -231,23 +230,19 @@ class FindOps(ViewOps):
                 "and sorted in the driver (call ensure_index for this collection)",
                 collection,
             )
-        sorts = query.ordered or query.after is not None
-        matching = replace(
-            query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
-        )
-        plan = best_plan(self._views.get(collection, ()), matching)
-        candidates = (
-            None if plan is None else await self._view_find(collection, plan, matching, None)
-        )
-        if candidates is None:
-            candidates = (
-                await self._mango_find(collection, matching, None if sorts else limit)
-                if matching.simple
-                else await scan_matching(self, collection, matching, None if sorts else limit)
+
+        async def filtered(matching: Query, wanted: int | None) -> list[Record]:
+            plan = best_plan(self._views.get(collection, ()), matching)
+            found = (
+                None if plan is None else await self._view_find(collection, plan, matching, None)
             )
-        if not sorts:
-            return candidates if limit is None else candidates[:limit]
-        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
+            if found is not None:
+                return found
+            if matching.simple:
+                return await self._mango_find(collection, matching, wanted)
+            return await scan_matching(self, collection, matching, wanted)
+
+        return await ordered_from_filter(query, limit, filtered)
 
     async def _endkey(self) -> str | None:
         if isinstance(self._scan_endkey, _Unknown):

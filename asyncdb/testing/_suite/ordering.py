@@ -44,13 +44,20 @@ async def ids_of(
 
 
 async def walk(
-    db: DocumentService, where: dict[str, Any], order_by: list[str] | None, limit: int
+    db: DocumentService,
+    where: dict[str, Any],
+    order_by: list[str] | None,
+    limit: int,
+    *,
+    strict: bool = False,
 ) -> list[str]:
     """Every page of ``find_page``, checking that only the last one lacks a cursor."""
     seen: list[str] = []
     cursor: str | None = None
     for _ in range(100):
-        page = await db.find_page(ITEMS, where, order_by=order_by, limit=limit, cursor=cursor)
+        page = await db.find_page(
+            ITEMS, where, order_by=order_by, limit=limit, cursor=cursor, strict=strict
+        )
         assert len(page.items) <= limit
         seen.extend(doc["_id"] for doc in page.items)
         if page.next_cursor is None:
