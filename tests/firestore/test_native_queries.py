@@ -444,3 +444,30 @@ async def test_the_registry_is_no_collection_and_goes_with_a_drop(
     assert (await driver._registry.read(conn, collection)).entries == {}
     # Without the index, an ordered query is the face's filtered scan again.
     assert not driver.can_find(collection, parse_query({"a": 1}, None, ["b"]))
+
+
+async def test_a_kept_revision_ends_when_another_tool_changes_the_body(
+    db: DatabaseService,
+    name: str,
+    firestore_host: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    collection = f"{name}_tickets"
+    before = await db.save(collection, "k", {"status": "pending", "created": 1, "note": "a"})
+    await db.ensure_index(collection, ["status"], order_by=["created"])
+    assert await db.get(collection, "k") == before  # the backfill kept the revision
+    # Another tool changes a field the index does not hold (its key stays right).
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
+    raw = firestore.AsyncClient(project=TEST_PROJECT)
+    await raw.collection(collection).document("k").update({"note": "b"})
+    changed = await db.get(collection, "k")
+    assert changed is not None and changed["note"] == "b"
+    assert changed["_rev"] != before["_rev"]
+    # The old revision no longer passes: that change is not lost.
+    with pytest.raises(ConflictError):
+        await db.save(collection, "k", {**before, "note": "c"})
+    with pytest.raises(ConflictError):
+        await db.delete(collection, "k", rev=before["_rev"])
+    outcome = await db.save_many(collection, [{**before, "note": "c"}])
+    assert not outcome.ok
+    assert (await db.get(collection, "k")) == changed
