@@ -7,6 +7,7 @@ only, never a scan of the collection."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -471,3 +472,36 @@ async def test_a_kept_revision_ends_when_another_tool_changes_the_body(
     outcome = await db.save_many(collection, [{**before, "note": "c"}])
     assert not outcome.ok
     assert (await db.get(collection, "k")) == changed
+
+
+async def test_a_damaged_registry_entry_is_ignored(
+    db: DatabaseService,
+    name: str,
+    firestore_host: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    collection = f"{name}_items"
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
+    raw = firestore.AsyncClient(project=TEST_PROJECT)
+    too_wide = KeyLayout(tuple(((f"f{i}",), False) for i in range(120)))
+    await (
+        raw.collection(REGISTRY_COLLECTION)
+        .document(collection)
+        .set(
+            {
+                "indexes": {
+                    "ix_nonsense": {"meta": "{", "state": "ready", "registered": 1},
+                    f"ix_{too_wide.digest}": {
+                        "meta": json.dumps(too_wide.meta()),
+                        "state": "ready",
+                        "registered": firestore.SERVER_TIMESTAMP,
+                    },
+                }
+            }
+        )
+    )
+    await db.save(collection, "d", {"f0": 1, "b": 2})
+    assert [d["_id"] for d in await db.find(collection, {"f0": 1}, order_by=["b"])] == ["d"]
+    await db.ensure_index(collection, ["f0"], order_by=["b"])
+    found = await db.find(collection, {"f0": 1}, order_by=["b"], strict=True)
+    assert [d["_id"] for d in found] == ["d"]

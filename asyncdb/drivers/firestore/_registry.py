@@ -28,7 +28,9 @@ from typing import Any, Final
 from google.cloud.firestore_v1 import types
 
 from asyncdb._retry import Attempts
+from asyncdb.drivers._bytekeys import encode_key
 from asyncdb.drivers._keyplan import KeyLayout
+from asyncdb.drivers.firestore._records import KEY_BUDGET
 from asyncdb.drivers.firestore._transport import Connection, Transport
 from asyncdb.errors import BackendError, ConflictError, WriteOutcomeUnknownError
 
@@ -85,6 +87,15 @@ def _entry_name(layout: KeyLayout) -> str:
     return f"ix_{layout.digest}"
 
 
+def _fits(layout: KeyLayout) -> bool:
+    """Whether a layout's key fits ``KEY_BUDGET`` (another program's entry may not)."""
+    try:
+        encode_key(layout, "", {}, budget=KEY_BUDGET)
+    except ValueError:
+        return False
+    return True
+
+
 def _entries(fields: Any) -> dict[str, Entry]:
     """The valid entries of a registry document (another program's damage is skipped)."""
     found: dict[str, Entry] = {}
@@ -100,7 +111,7 @@ def _entries(fields: Any) -> dict[str, Entry]:
             layout = KeyLayout.from_meta(json.loads(meta.string_value))
         except ValueError:
             layout = None
-        if layout is None or name != _entry_name(layout):
+        if layout is None or name != _entry_name(layout) or not _fits(layout):
             continue
         if state.string_value not in (BUILDING, READY):
             continue
