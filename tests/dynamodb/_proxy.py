@@ -7,7 +7,7 @@ A handler that raises ``DropAnswer`` closes the connection without any answer: r
 after ``forward``, the server has acted and the client never hears of it; together with
 ``proxy.later(delay, forward(payload))`` the request reaches the server only after the
 client has given up on it (a stall, then a late delivery). ``calls`` lists the operation
-of every request, in order.
+of every request, in order, and ``requests`` each one's operation and payload.
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ def error_reply(code: str, message: str, status: int = 400) -> Reply:
     return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}
 
 
+def reads_a_document(operation: str, payload: dict[str, Any]) -> bool:
+    """A GetItem of a document (not the read of the table's index registry that a
+    driver's first write makes, ``asyncdb/drivers/dynamodb/_registry.py``)."""
+    key = payload.get("Key", {}).get("_id", {}).get("S", "")
+    return operation == "GetItem" and not key.startswith("\x01asyncdb:")
+
+
 async def passthrough(operation: str, payload: dict[str, Any], forward: Forward) -> Reply:
     return await forward(payload)
 
@@ -48,6 +55,7 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.calls: list[str] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []
         self.handler: Handler = passthrough
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -96,6 +104,7 @@ class FaultProxy:
         operation = target.rpartition(".")[2]
         self.calls.append(operation)
         payload = json.loads(await request.read() or b"{}")
+        self.requests.append((operation, payload))
         headers = {
             name: value
             for name, value in request.headers.items()

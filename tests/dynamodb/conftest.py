@@ -8,12 +8,18 @@ and nothing is started.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
 
 import pytest
 
+from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
+from asyncdb.middleware.prefix import PrefixMiddleware
 from tests.backends.dynamodb import ENV_VAR, DynamoDBEndpoint
+from tests.dynamodb._indexed import COLLECTIONS
+from tests.dynamodb._proxy import FaultProxy
 
 KINDS = ["external"] if os.environ.get(ENV_VAR) else ["dynalite", "moto"]
 
@@ -43,3 +49,72 @@ def make_driver(dynamodb_endpoint: DynamoDBEndpoint) -> Callable[..., DynamoDBDr
         return DynamoDBDriver(**kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+# -- the index tests (test_native_queries.py, test_index_lifecycle.py; a module that defines
+# -- a fixture of the same name uses its own) ----------------------------------------------
+@pytest.fixture
+async def proxy(dynamodb_endpoint: DynamoDBEndpoint) -> AsyncIterator[FaultProxy]:
+    async with FaultProxy(dynamodb_endpoint.url) as running:
+        yield running
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"n{secrets.token_hex(4)}_"
+
+
+@pytest.fixture
+async def make_db(
+    make_driver: Callable[..., DynamoDBDriver], proxy: FaultProxy, prefix: str
+) -> AsyncIterator[Callable[..., DatabaseService]]:
+    """Services on the same tables (through the proxy unless ``direct=True``); every
+    collection is dropped at the end."""
+    opened: list[DatabaseService] = []
+
+    def make(*, direct: bool = False, **overrides: Any) -> DatabaseService:
+        kwargs: dict[str, Any] = {"index_refresh_seconds": 0.0, **overrides}
+        if not direct:
+            kwargs["endpoint_url"] = proxy.url
+        service = DatabaseService(PrefixMiddleware(make_driver(**kwargs), prefix))
+        opened.append(service)
+        return service
+
+    yield make
+    for service in opened:
+        await service.aclose()
+    async with DatabaseService(PrefixMiddleware(make_driver(), prefix)) as cleanup:
+        for name in COLLECTIONS:
+            await cleanup.drop_collection(name)
+
+
+@pytest.fixture
+async def db(make_db: Callable[..., DatabaseService]) -> AsyncIterator[DatabaseService]:
+    async with make_db() as service:
+        yield service
+
+
+#: Conformance tests that add an index to a collection already holding documents and then
+#: require the native read (``strict=True``): dynalite creates a GSI only with its table
+#: (it refuses UpdateTable's ``Create``), so there the driver answers them from a scan.
+#: tests/dynamodb/test_native_queries.py proves that path on moto.
+_NEEDS_GSI_ON_A_FULL_TABLE: Final = frozenset(
+    {
+        "test_the_application_shapes_run_from_their_index",
+        "test_documents_saved_before_the_index_are_in_it",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    skip = pytest.mark.skip(reason="dynalite cannot add a GSI to a table that exists")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = getattr(item, "originalname", item.name)
+        if (
+            callspec is not None
+            and callspec.params.get("dynamodb_endpoint") == "dynalite"
+            and name in _NEEDS_GSI_ON_A_FULL_TABLE
+            and "dynamodb" in str(item.path)
+        ):
+            item.add_marker(skip)

@@ -69,7 +69,8 @@ async def test_without_coalescing_they_are_single_calls(
         await asyncio.gather(*(plain.get("docs", f"d{i}") for i in range(N)))
         await asyncio.gather(*(plain.save("docs", f"s{i}", {}) for i in range(N)))
     assert sorted(set(proxy.calls)) == ["GetItem", "PutItem"]
-    assert proxy.count("GetItem") == N and proxy.count("PutItem") == N
+    # The first saves of a new driver share one read of the table's index registry.
+    assert proxy.count("GetItem") == N + 1 and proxy.count("PutItem") == N
 
 
 async def test_conditional_saves_stay_single_calls(db: DatabaseService, proxy: FaultProxy) -> None:

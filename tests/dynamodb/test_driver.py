@@ -26,7 +26,7 @@ from asyncdb.middleware.prefix import PrefixMiddleware
 from asyncdb.testing import assert_same_json
 from tests.backends._process import free_port
 from tests.backends.dynamodb import DynamoDBEndpoint
-from tests.dynamodb._proxy import FaultProxy, Forward, Reply, error_reply
+from tests.dynamodb._proxy import FaultProxy, Forward, Reply, error_reply, reads_a_document
 
 MakeDriver = Callable[..., DynamoDBDriver]
 
@@ -216,10 +216,10 @@ async def test_throttling_is_retried_then_surfaced(
     throttles = {"left": 2}
 
     async def throttle(operation: str, payload: dict[str, Any], forward: Forward) -> Reply:
-        if operation == "GetItem" and throttles["left"] > 0:
+        if reads_a_document(operation, payload) and throttles["left"] > 0:
             throttles["left"] -= 1
             return error_reply("ThrottlingException", "Rate of requests exceeds the allowed rate")
-        if operation == "GetItem" and throttles["left"] < 0:
+        if reads_a_document(operation, payload) and throttles["left"] < 0:
             return error_reply("ProvisionedThroughputExceededException", "exceeded", status=400)
         return await forward(payload)
 

@@ -24,7 +24,14 @@ from asyncdb.errors import (
 from asyncdb.middleware.prefix import PrefixMiddleware
 from tests.backends._process import free_port
 from tests.backends.dynamodb import DynamoDBEndpoint
-from tests.dynamodb._proxy import DropAnswer, FaultProxy, Forward, Reply, error_reply
+from tests.dynamodb._proxy import (
+    DropAnswer,
+    FaultProxy,
+    Forward,
+    Reply,
+    error_reply,
+    reads_a_document,
+)
 
 MakeDriver = Callable[..., DynamoDBDriver]
 
@@ -141,7 +148,7 @@ async def test_a_read_back_that_fails_leaves_the_write_unknown(
     state = {"drop": 1}
 
     async def drop_then_refuse_reads(op: str, payload: dict[str, Any], forward: Forward) -> Reply:
-        if op == "GetItem":
+        if reads_a_document(op, payload):
             return error_reply("InternalServerError", "Internal server error", status=500)
         reply = await forward(payload)
         if op == "PutItem" and state["drop"]:

@@ -24,6 +24,7 @@ from asyncdb.drivers.base import (
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
 from asyncdb.drivers.dynamodb._errors import TableMissing
 from asyncdb.drivers.dynamodb._items import build_item, key, new_rev, record
+from asyncdb.drivers.dynamodb._registry import Registry
 from asyncdb.drivers.dynamodb._tables import Tables
 from asyncdb.drivers.dynamodb._transport import Transport
 from asyncdb.errors import (
@@ -49,6 +50,7 @@ class BulkOperations:
 
     _transport: Transport
     _tables: Tables
+    _registry: Registry
     _write_concurrency: int
 
     async def _write(
@@ -112,13 +114,17 @@ class BulkOperations:
         outcomes = [WriteOutcome(write.id) for write in writes]
         plain: Chunk = []
         guarded: list[int] = []
+        # The keys of every index the table has (conditional writes go through ``put``,
+        # which asks the registry itself: it is read at most once per refresh period).
+        indexes = (await self._registry.current(collection)).indexes()
         for index, write in enumerate(writes):
             if write.if_rev is not None or write.if_absent:
                 guarded.append(index)
                 continue
             rev = new_rev()
             outcomes[index].rev = rev
-            plain.append((index, {"PutRequest": {"Item": build_item(write.id, write.body, rev)}}))
+            item = build_item(write.id, write.body, rev, indexes)
+            plain.append((index, {"PutRequest": {"Item": item}}))
 
         async def single(index: int, *, conditional: bool) -> None:
             write = writes[index]

@@ -34,6 +34,7 @@ __all__ = [
     "EMPTY_KEY_ATTRIBUTE",
     "FLOATS_ATTRIBUTE",
     "ID_ATTRIBUTE",
+    "INDEX_ATTRIBUTE_PREFIX",
     "JSON_PREFIX",
     "NATIVE_DEPTH",
     "ORIGINAL_ID_ATTRIBUTE",
@@ -59,6 +60,9 @@ ORIGINAL_ID_ATTRIBUTE: Final = "_asyncdb_id"
 FLOATS_ATTRIBUTE: Final = "_asyncdb_floats"
 #: The value of the top-level key ``""`` (DynamoDB attribute names are never empty).
 EMPTY_KEY_ATTRIBUTE: Final = "_asyncdb_empty"
+#: The start of the names of the derived index keys (``_registry``: a partition and a sort
+#: key per index, ``_asyncdb_ixp_<name>`` and ``_asyncdb_ixs_<name>``): never document fields.
+INDEX_ATTRIBUTE_PREFIX: Final = "_asyncdb_ix"
 #: Top-level attributes that are never document fields (document keys never start with
 #: ``_`` at the top level, so none of these can collide with one).
 RESERVED_ATTRIBUTES: Final = frozenset(

@@ -25,6 +25,7 @@ from asyncdb.drivers.dynamodb._marker import (
     document_attributes,
     float_marker,
 )
+from asyncdb.drivers.dynamodb._registry import Index, index_attributes
 
 __all__ = [
     "ITEM_LIMIT",
@@ -34,6 +35,7 @@ __all__ = [
     "key",
     "new_rev",
     "record",
+    "rev_condition",
     "stored_rev",
 ]
 
@@ -74,8 +76,11 @@ def _legacy_floats(value: AttributeValue) -> AttributeValue:
     return value
 
 
-def build_item(doc_id: str, body: Body, rev: str) -> dict[str, AttributeValue]:
-    """The item that stores ``body`` as ``doc_id`` with revision ``rev``."""
+def build_item(
+    doc_id: str, body: Body, rev: str, indexes: tuple[Index, ...] = ()
+) -> dict[str, AttributeValue]:
+    """The item that stores ``body`` as ``doc_id`` with revision ``rev``, with the derived
+    key attributes of ``indexes`` (every index registered for its table)."""
     item, integral_floats = encode_fields(body)
     if integral_floats:
         marker = {"S": float_marker(document_attributes(item))}
@@ -97,6 +102,8 @@ def build_item(doc_id: str, body: Body, rev: str) -> dict[str, AttributeValue]:
     if stored_key != doc_id:
         item[ORIGINAL_ID_ATTRIBUTE] = {"S": doc_id}
     item[REV_ATTRIBUTE] = {"S": rev}
+    if indexes:
+        item.update(index_attributes(indexes, doc_id, body))
     return item
 
 
@@ -114,3 +121,24 @@ def record(item: Mapping[str, Any], doc_id: str | None = None) -> Record | None:
     if found is None or (doc_id is not None and found != doc_id):
         return None
     return Record(found, stored_rev(item), decode_item(item))
+
+
+def rev_condition(if_rev: str) -> dict[str, Any]:
+    """The condition of a write based on revision ``if_rev``."""
+    if if_rev == UNREVISED:
+        # A document another program wrote reads as revision "0": its _rev is missing,
+        # NULL, any other non-string, or empty. (attribute_not_exists alone would never
+        # match an item whose _rev is NULL, and the write would be a conflict forever.)
+        return {
+            "ConditionExpression": (
+                "attribute_exists(#i) AND (attribute_not_exists(#r)"
+                " OR NOT attribute_type(#r, :s) OR #r = :e)"
+            ),
+            "ExpressionAttributeNames": {"#i": ID_ATTRIBUTE, "#r": REV_ATTRIBUTE},
+            "ExpressionAttributeValues": {":s": {"S": "S"}, ":e": {"S": ""}},
+        }
+    return {
+        "ConditionExpression": "#r = :rev",
+        "ExpressionAttributeNames": {"#r": REV_ATTRIBUTE},
+        "ExpressionAttributeValues": {":rev": {"S": if_rev}},
+    }

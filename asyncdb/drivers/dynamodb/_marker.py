@@ -30,6 +30,7 @@ from typing import Any, Final
 from asyncdb.drivers.dynamodb._codec import (
     EMPTY_KEY_ATTRIBUTE,
     FLOATS_ATTRIBUTE,
+    INDEX_ATTRIBUTE_PREFIX,
     RESERVED_ATTRIBUTES,
     AttributeValue,
     IntegralFloat,
@@ -45,8 +46,13 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def document_attributes(item: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
-    """The attributes that hold document fields, by document key."""
-    fields = {name: value for name, value in item.items() if name not in RESERVED_ATTRIBUTES}
+    """The attributes that hold document fields, by document key (not the index keys: a
+    backfill adds them to an item without touching its fields or its float marker)."""
+    fields = {
+        name: value
+        for name, value in item.items()
+        if name not in RESERVED_ATTRIBUTES and not name.startswith(INDEX_ATTRIBUTE_PREFIX)
+    }
     empty = item.get(EMPTY_KEY_ATTRIBUTE)
     if empty is not None:
         fields[""] = empty

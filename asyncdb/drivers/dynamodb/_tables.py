@@ -4,14 +4,15 @@ Both CreateTable and DeleteTable only start a change; the table is CREATING or D
 for seconds on AWS. Creation is waited for until ACTIVE, so that the write that needed the
 table can follow; deletion is waited for until the table is gone, so that a drop is
 finished when it returns (ListTables would still name a DELETING table, and CreateTable
-refuses one). Existence is cached: a normal operation never calls DescribeTable.
+refuses one). Existence is cached: a normal operation never calls DescribeTable (only
+creating or dropping a table, and ``ensure_index`` waiting for its index, do).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
@@ -53,8 +54,19 @@ class Tables:
                 return sorted(names)
             params["ExclusiveStartTableName"] = last
 
-    async def ensure(self, table: str) -> None:
-        """Create ``table`` and wait until it is ACTIVE; concurrent callers share the work."""
+    async def describe(self, table: str) -> dict[str, Any] | None:
+        """The table's description (``None``: no such table)."""
+        try:
+            response = await self._transport.call("describe_table", table, {"TableName": table})
+        except TableMissing:
+            return None
+        description: dict[str, Any] = response["Table"]
+        return description
+
+    async def ensure(self, table: str, *, index: Mapping[str, Any] | None = None) -> None:
+        """Create ``table`` and wait until it is ACTIVE; concurrent callers share the work.
+        ``index`` (``GlobalSecondaryIndexes`` and its ``AttributeDefinitions``) is created
+        with a table this call creates; a table that exists already is left as it is."""
         lock = self._locks.get(table)
         if lock is None:
             lock = self._locks[table] = asyncio.Lock()
@@ -64,19 +76,17 @@ class Tables:
             deadline = asyncio.get_running_loop().time() + self._wait
             while True:
                 status: str | None = None
+                params: dict[str, Any] = {
+                    "TableName": table,
+                    "KeySchema": [{"AttributeName": ID_ATTRIBUTE, "KeyType": "HASH"}],
+                    "AttributeDefinitions": [{"AttributeName": ID_ATTRIBUTE, "AttributeType": "S"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                }
+                if index is not None:
+                    params["AttributeDefinitions"] += index["AttributeDefinitions"]
+                    params["GlobalSecondaryIndexes"] = index["GlobalSecondaryIndexes"]
                 try:
-                    response = await self._transport.call(
-                        "create_table",
-                        table,
-                        {
-                            "TableName": table,
-                            "KeySchema": [{"AttributeName": ID_ATTRIBUTE, "KeyType": "HASH"}],
-                            "AttributeDefinitions": [
-                                {"AttributeName": ID_ATTRIBUTE, "AttributeType": "S"}
-                            ],
-                            "BillingMode": "PAY_PER_REQUEST",
-                        },
-                    )
+                    response = await self._transport.call("create_table", table, params)
                     status = response.get("TableDescription", {}).get("TableStatus")
                     logger.info("created DynamoDB table %r", table)
                 except TableBusy:
@@ -106,20 +116,34 @@ class Tables:
 
     async def _wait_active(self, table: str, deadline: float) -> bool:
         """Poll until ACTIVE (True) or gone (False: create it again, or nothing to drop)."""
-        status = await self._wait_for(
-            table, deadline, "become ACTIVE", lambda status: status in (None, "ACTIVE")
+        found = await self.wait_for(
+            table,
+            deadline,
+            f"become ACTIVE within {self._wait}s",
+            lambda status: status in (None, "ACTIVE"),
         )
-        return status == "ACTIVE"
+        return found is not None and found["TableStatus"] == "ACTIVE"
 
     async def _wait_gone(self, table: str, deadline: float) -> None:
         """Poll until a deleted table has left DELETING. Any other status means another
         process has created it again already, which is fine for a drop that happened."""
-        await self._wait_for(table, deadline, "finish deleting", lambda s: s != "DELETING")
+        await self.wait_for(
+            table, deadline, f"finish deleting within {self._wait}s", lambda s: s != "DELETING"
+        )
 
-    async def _wait_for(
-        self, table: str, deadline: float, goal: str, settled: Callable[[str | None], bool]
-    ) -> str | None:
-        """Poll DescribeTable until ``settled(status)``; ``None`` is a table that is gone."""
+    async def wait_for(
+        self,
+        table: str,
+        deadline: float,
+        goal: str,
+        settled: Callable[[str | None], bool],
+        *,
+        look: Callable[[dict[str, Any] | None], str | None] | None = None,
+        slowest: float = 1.0,
+    ) -> dict[str, Any] | None:
+        """Poll DescribeTable until ``settled(status)`` (the table's status, or what
+        ``look`` reads in the description); the last description (``None``: the table is
+        gone). ``slowest``: the longest pause between two polls."""
         loop = asyncio.get_running_loop()
         # A poll interval, not a retry back-off: every DescribeTable here succeeded (its own
         # failures are retried by the transport), the table is still changing state, and the
@@ -128,17 +152,14 @@ class Tables:
         # requests are being spread out.
         delay = 0.02
         while True:
-            status: str | None
-            try:
-                response = await self._transport.call("describe_table", table, {"TableName": table})
-                status = response["Table"]["TableStatus"]
-            except TableMissing:
-                status = None
+            description = await self.describe(table)
+            if look is not None:
+                status = look(description)
+            else:
+                status = None if description is None else description["TableStatus"]
             if settled(status):
-                return status
+                return description
             if loop.time() + delay > deadline:
-                raise BackendUnavailableError(
-                    f"DynamoDB table {table!r} did not {goal} within {self._wait}s"
-                )
+                raise BackendUnavailableError(f"DynamoDB table {table!r} did not {goal}")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, slowest)

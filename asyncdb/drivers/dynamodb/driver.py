@@ -4,16 +4,22 @@ A collection is a table (named by the face, prefix included) with one string has
 ``_id`` and on-demand billing, created by the first write that finds it missing. The
 revision is a random token in the ``_rev`` attribute, checked by condition expressions.
 Bulk writes without a precondition go through BatchWriteItem, reads through BatchGetItem;
-``find`` scans with a filter expression and pages until it has enough matches.
+``find`` reads a global secondary index that ``ensure_index`` made for the query, or scans
+with a filter expression and pages until it has enough matches.
 
 The client and its retries live in ``_transport``, the table lifecycle in ``_tables``,
 the encoding in ``_codec``, the filter expressions in ``_query``, the batch calls in
-``_bulk`` and the error knowledge in ``_errors``; this module holds the operations.
+``_bulk``, the indexes in ``_registry`` (which exist, the keys they add to an item),
+``_indexes`` (making one) and ``_native`` (``find``), and the error knowledge in
+``_errors``; this module holds the operations. Every write first reads the table's index
+registry when the driver's copy is older than ``index_refresh_seconds``, and writes the
+keys of every index in it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,17 +29,19 @@ from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS, BATCH_WRITE_ITEMS, Bu
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE, REV_ATTRIBUTE
 from asyncdb.drivers.dynamodb._errors import ConditionFailed, TableMissing
 from asyncdb.drivers.dynamodb._ids import caller_id
+from asyncdb.drivers.dynamodb._indexes import IndexOperations
 from asyncdb.drivers.dynamodb._items import (
     ITEM_LIMIT,
-    UNREVISED,
     build_item,
     item_size,
     key,
     new_rev,
     record,
+    rev_condition,
     stored_rev,
 )
-from asyncdb.drivers.dynamodb._query import build_filter
+from asyncdb.drivers.dynamodb._native import NativeQueries
+from asyncdb.drivers.dynamodb._registry import Registry
 from asyncdb.drivers.dynamodb._tables import Tables
 from asyncdb.drivers.dynamodb._transport import Transport
 from asyncdb.drivers.dynamodb.settings import DynamoDBSettings
@@ -48,7 +56,6 @@ from asyncdb.errors import (
 if TYPE_CHECKING:
     from typing import Self
 
-    from asyncdb._query import FieldPath, Order, Query
     from asyncdb._settings import Settings
 
 __all__ = ["DynamoDBDriver"]
@@ -56,7 +63,6 @@ __all__ = ["DynamoDBDriver"]
 T = TypeVar("T")
 
 _ID_NAMES: Final = {"#i": ID_ATTRIBUTE}
-_REV_NAMES: Final = {"#r": REV_ATTRIBUTE}
 _BOTH_NAMES: Final = {"#i": ID_ATTRIBUTE, "#r": REV_ATTRIBUTE}
 
 
@@ -69,7 +75,7 @@ def _redacted(url: str | None) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class DynamoDBDriver(BulkOperations, Driver):
+class DynamoDBDriver(BulkOperations, IndexOperations, NativeQueries, Driver):
     """Documents in DynamoDB tables, one table per collection.
 
     Credentials follow the standard AWS chain unless given here. Tunables (all optional):
@@ -77,7 +83,10 @@ class DynamoDBDriver(BulkOperations, Driver):
     writes inside one bulk call), ``find_page_size`` (the first Scan ``Limit`` of a
     ``find`` with a limit; it grows fourfold per page), ``backoff_base`` / ``backoff_cap``
     (seconds of the jittered exponential back-off), ``table_wait`` (seconds to wait for a
-    new table to become ACTIVE, or a dropped one to finish deleting).
+    new table to become ACTIVE, or a dropped one to finish deleting), ``index_wait``
+    (seconds ``ensure_index`` waits for a new GSI to become ACTIVE: on AWS it backfills the
+    table's items first), ``index_refresh_seconds`` (how old the driver's copy of a table's
+    index registry may get before a write or a find reads it again).
 
     ``client`` is an aiobotocore DynamoDB client the caller has entered (``async with
     session.client("dynamodb") as client``) and owns. **What the driver did not open, it
@@ -117,8 +126,12 @@ class DynamoDBDriver(BulkOperations, Driver):
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
         table_wait: float = 120.0,
+        index_wait: float = 3600.0,
+        index_refresh_seconds: float = 30.0,
         client: Any = None,
     ) -> None:
+        if not index_refresh_seconds >= 0:  # also refuses NaN
+            raise ConfigurationError("index_refresh_seconds must be a number >= 0")
         if (aws_access_key_id is None) != (aws_secret_access_key is None):
             missing = (
                 "AWS_SECRET_ACCESS_KEY" if aws_secret_access_key is None else ("AWS_ACCESS_KEY_ID")
@@ -153,6 +166,10 @@ class DynamoDBDriver(BulkOperations, Driver):
         self._call = self._transport.call
         self._write_concurrency = write_concurrency
         self._find_page_size = find_page_size
+        self._index_wait = index_wait
+        self._registry = Registry(self._transport, index_refresh_seconds)
+        self._index_locks: dict[str, asyncio.Lock] = {}
+        self._stale_warned: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -169,6 +186,7 @@ class DynamoDBDriver(BulkOperations, Driver):
             profile=own.aws_profile,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
+            index_refresh_seconds=own.index_refresh_seconds,
         )
 
     def describe(self) -> str:
@@ -229,7 +247,11 @@ class DynamoDBDriver(BulkOperations, Driver):
         if_absent: bool = False,
     ) -> str:
         rev = new_rev()
-        params: dict[str, Any] = {"TableName": collection, "Item": build_item(doc_id, body, rev)}
+        indexes = (await self._registry.current(collection)).indexes()
+        params: dict[str, Any] = {
+            "TableName": collection,
+            "Item": build_item(doc_id, body, rev, indexes),
+        }
         if if_rev is not None:
             params.update(rev_condition(if_rev))
         elif if_absent:
@@ -335,73 +357,14 @@ class DynamoDBDriver(BulkOperations, Driver):
                 return ScanPage(records, records[-1].id)
             params["ExclusiveStartKey"] = last
 
-    async def find(self, collection: str, query: Query, limit: int | None) -> list[Record]:
-        scan_filter = build_filter(query)
-        if scan_filter.impossible:
-            return []
-        params: dict[str, Any] = {
-            "TableName": collection,
-            "ConsistentRead": True,
-            **scan_filter.params,
-        }
-        # DynamoDB's Limit counts items read before the filter: it bounds the cost of a page,
-        # not the number of matches. Start small when few matches are wanted, grow while
-        # they are sparse, and keep paging until there are enough or the table ends.
-        page_limit = None if limit is None else max(limit, self._find_page_size)
-        matches: list[Record] = []
-        while True:
-            if page_limit is not None:
-                params["Limit"] = page_limit
-                page_limit = page_limit * 4 if page_limit < 100_000 else None
-            else:
-                params.pop("Limit", None)
-            try:
-                response = await self._call("scan", collection, params)
-            except TableMissing:
-                return []
-            for item in response.get("Items", ()):
-                found = record(item)
-                if found is not None and query.matches(found.body):
-                    matches.append(found)
-                    if limit is not None and len(matches) >= limit:
-                        return matches
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return matches
-            params["ExclusiveStartKey"] = last
-
-    async def ensure_index(
-        self, collection: str, fields: Sequence[FieldPath], *, order_by: Sequence[Order] = ()
-    ) -> None:
-        """Nothing: ``find`` scans with a filter; secondary indexes are out of scope."""
-
     async def list_collections(self) -> list[str]:
         """Every table of the account and region (the prefix middleware keeps its own)."""
         return await self._tables.names()
 
     async def drop_collection(self, collection: str) -> None:
+        """DeleteTable: the documents, the GSIs and the index registry go with it."""
         await self._tables.drop(collection)
-
-
-def rev_condition(if_rev: str) -> dict[str, Any]:
-    """The condition of a write based on revision ``if_rev``."""
-    if if_rev == UNREVISED:
-        # A document another program wrote reads as revision "0": its _rev is missing,
-        # NULL, any other non-string, or empty. (attribute_not_exists alone would never
-        # match an item whose _rev is NULL, and the write would be a conflict forever.)
-        return {
-            "ConditionExpression": (
-                "attribute_exists(#i) AND (attribute_not_exists(#r)"
-                " OR NOT attribute_type(#r, :s) OR #r = :e)"
-            ),
-            "ExpressionAttributeNames": _BOTH_NAMES,
-            "ExpressionAttributeValues": {":s": {"S": "S"}, ":e": {"S": ""}},
-        }
-    return {
-        "ConditionExpression": "#r = :rev",
-        "ExpressionAttributeNames": _REV_NAMES,
-        "ExpressionAttributeValues": {":rev": {"S": if_rev}},
-    }
+        self._registry.forget(collection)
 
 
 def _stale(doc_id: str, collection: str) -> str:

@@ -1,6 +1,7 @@
 """The DynamoDB provider's settings: the standard AWS variables, ``DYNAMODB_REGION``,
 ``DYNAMODB_ENDPOINT_URL``, or ``DATABASE_URL=dynamodb://?region=eu-west-1&endpoint=...``.
-Credentials left unset fall back to the AWS credential chain."""
+Credentials left unset fall back to the AWS credential chain. ``DATABASE_INDEX_REFRESH_SECONDS``
+bounds how long a process may write without knowing of an index another one made."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class DynamoDBSettings(DriverSettings):
     )
     aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN")
     aws_profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
+    #: How old (seconds) a driver's copy of a table's index registry may get before a
+    #: write or a find reads it again; ``ensure_index`` waits twice this long.
+    index_refresh_seconds: float = Field(
+        default=30.0, ge=0, allow_inf_nan=False, validation_alias="DATABASE_INDEX_REFRESH_SECONDS"
+    )
 
     @field_validator("dynamodb_region")
     @classmethod
