@@ -101,7 +101,7 @@ class NativeQueries:
                 self._warn_fallback(
                     collection,
                     f"the index key of document {stale.doc_id!r} is not its key (a writer "
-                    "that did not keep the index); run ensure_index again to repair the keys",
+                    "that did not keep the index); saving the document through asyncdb repairs it",
                 )
             except _IndexGone:
                 self._registry.forget(collection)
