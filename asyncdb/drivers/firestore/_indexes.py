@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1 import types
 
-from asyncdb._evaluate import arrange_records
 from asyncdb.drivers._bytekeys import ByteRange, StaleKey, best_plan, encode_key, read_plan
 from asyncdb.drivers._keyplan import KeyLayout
-from asyncdb.drivers.base import Record, WriteOutcome, scan_matching
+from asyncdb.drivers.base import Record, WriteOutcome, ordered_from_filter, scan_matching
 from asyncdb.drivers.firestore._bulk import batch_write
 from asyncdb.drivers.firestore._codec import KEPT_BODY_FIELD, KEPT_REV_FIELD, format_revision
 from asyncdb.drivers.firestore._query import build_query, key_range_query, run_query
@@ -93,21 +91,15 @@ class IndexMixin:
                 return await read_plan(plan, query, limit, read, budget=KEY_BUDGET)
             except StaleKey as stale:
                 self._warn_stale(collection, field, stale.doc_id)
-        if query.simple:
-            return await self._filter_find(conn, collection, query, limit)
-        # No ready index serves it (or one holds a wrong key): the filter, then the order.
-        sorts = query.ordered or query.after is not None
-        matching = replace(
-            query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
-        )
-        wanted = None if sorts else limit
-        if matching.simple:
-            candidates = await self._filter_find(conn, collection, matching, wanted)
-        else:
-            candidates = await scan_matching(self, collection, matching, wanted)  # type: ignore[arg-type]
-        if not sorts:
-            return candidates
-        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
+        # No ready index serves it (or one holds a wrong key): the filter (Firestore's
+        # own, or a scan's), then the order here.
+
+        async def filtered(matching: Query, wanted: int | None) -> list[Record]:
+            if matching.simple:
+                return await self._filter_find(conn, collection, matching, wanted)
+            return await scan_matching(self, collection, matching, wanted)  # type: ignore[arg-type]
+
+        return await ordered_from_filter(query, limit, filtered)
 
     def _warn_stale(self, collection: str, field: str, doc_id: str) -> None:
         if collection in self._stale_warned:
