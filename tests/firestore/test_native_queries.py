@@ -7,10 +7,8 @@ only, never a scan of the collection."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,7 +22,6 @@ from asyncdb.drivers.firestore import FirestoreDriver
 from asyncdb.drivers.firestore._codec import KEY_FIELD_PREFIX, decode_document
 from asyncdb.drivers.firestore._records import key_field
 from asyncdb.drivers.firestore._registry import REGISTRY_COLLECTION
-from asyncdb.errors import ConflictError
 from asyncdb.testing._suite.ordering import STRINGS, expected
 from tests.backends.firestore import TEST_PROJECT
 from tests.firestore._proxy import LosingProxy
@@ -34,41 +31,6 @@ _RunQueryResponse = types.RunQueryResponse.pb()
 _AT_LEAST = types.StructuredQuery.FieldFilter.Operator.GREATER_THAN_OR_EQUAL
 _AT_MOST = types.StructuredQuery.FieldFilter.Operator.LESS_THAN_OR_EQUAL
 _DESCENDING = types.StructuredQuery.Direction.DESCENDING
-
-
-@pytest.fixture
-def name() -> str:
-    return f"t{secrets.token_hex(5)}"
-
-
-@pytest.fixture
-async def proxy(firestore_host: str) -> AsyncIterator[LosingProxy]:
-    async with LosingProxy(firestore_host) as running:
-        yield running
-
-
-@pytest.fixture
-async def make_db(proxy: LosingProxy, name: str) -> AsyncIterator[Callable[..., DatabaseService]]:
-    made: list[DatabaseService] = []
-
-    def make(**options: Any) -> DatabaseService:
-        options.setdefault("index_refresh_seconds", 0)
-        options.setdefault("page_size", 8)
-        driver = FirestoreDriver(project=TEST_PROJECT, emulator_host=proxy.host, **options)
-        service = DatabaseService(driver)
-        made.append(service)
-        return service
-
-    yield make
-    for service in made:
-        for suffix in ("sessions", "tickets", "store", "items"):
-            await service.drop_collection(f"{name}_{suffix}")
-        await service.aclose()
-
-
-@pytest.fixture
-def db(make_db: Callable[..., DatabaseService]) -> DatabaseService:
-    return make_db()
 
 
 def queries(proxy: LosingProxy) -> list[tuple[Any, list[Any]]]:
@@ -296,38 +258,6 @@ async def test_pages_walked_while_documents_are_inserted_skip_and_repeat_nothing
     assert seen == sorted(seen, key=lambda i: -int(i[1:]) if i[0] == "p" else -(2 * int(i[1:]) + 1))
 
 
-async def test_documents_saved_before_the_index_are_backfilled_and_read_back_identical(
-    db: DatabaseService, proxy: LosingProxy, name: str
-) -> None:
-    collection = f"{name}_tickets"
-    docs = [{"_id": f"b{i:02d}", "status": "pending", "created": i % 5} for i in range(20)]
-    before = {}
-    for doc in docs:
-        saved = await db.save(collection, doc["_id"], doc)
-        before[doc["_id"]] = saved
-    await db.ensure_index(collection, ["status"], order_by=["created"])
-    found = await db.find(collection, {"status": "pending"}, order_by=["created"], strict=True)
-    assert [d["_id"] for d in found] == expected(docs, {"status": "pending"}, ["created"])
-    # The backfill changed neither the body nor the revision a caller holds.
-    for doc_id, saved in before.items():
-        assert await db.get(collection, doc_id) == saved
-    assert sorted(await db.list_all(collection), key=lambda d: d["_id"]) == [
-        before[d["_id"]] for d in docs
-    ]
-    # Writes conditional on the revision from before the index still succeed ...
-    updated = await db.save(collection, "b00", {**before["b00"], "created": 99})
-    assert updated["_rev"] != before["b00"]["_rev"]
-    assert await db.delete(collection, "b01", rev=before["b01"]["_rev"])
-    result = await db.save_many(collection, [{**before["b02"], "created": -5}])
-    assert result.ok, result.failed
-    # ... and a stale one still conflicts.
-    with pytest.raises(ConflictError):
-        await db.save(collection, "b00", before["b00"])
-    found = await db.find(collection, {"status": "pending"}, order_by=["created"], strict=True)
-    now = await db.list_all(collection)
-    assert [d["_id"] for d in found] == expected(now, {"status": "pending"}, ["created"])
-
-
 async def test_a_second_process_learns_of_the_index_and_keys_its_writes(
     make_db: Callable[..., DatabaseService], proxy: LosingProxy, name: str
 ) -> None:
@@ -445,63 +375,3 @@ async def test_the_registry_is_no_collection_and_goes_with_a_drop(
     assert (await driver._registry.read(conn, collection)).entries == {}
     # Without the index, an ordered query is the face's filtered scan again.
     assert not driver.can_find(collection, parse_query({"a": 1}, None, ["b"]))
-
-
-async def test_a_kept_revision_ends_when_another_tool_changes_the_body(
-    db: DatabaseService,
-    name: str,
-    firestore_host: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    collection = f"{name}_tickets"
-    before = await db.save(collection, "k", {"status": "pending", "created": 1, "note": "a"})
-    await db.ensure_index(collection, ["status"], order_by=["created"])
-    assert await db.get(collection, "k") == before  # the backfill kept the revision
-    # Another tool changes a field the index does not hold (its key stays right).
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
-    raw = firestore.AsyncClient(project=TEST_PROJECT)
-    await raw.collection(collection).document("k").update({"note": "b"})
-    changed = await db.get(collection, "k")
-    assert changed is not None and changed["note"] == "b"
-    assert changed["_rev"] != before["_rev"]
-    # The old revision no longer passes: that change is not lost.
-    with pytest.raises(ConflictError):
-        await db.save(collection, "k", {**before, "note": "c"})
-    with pytest.raises(ConflictError):
-        await db.delete(collection, "k", rev=before["_rev"])
-    outcome = await db.save_many(collection, [{**before, "note": "c"}])
-    assert not outcome.ok
-    assert (await db.get(collection, "k")) == changed
-
-
-async def test_a_damaged_registry_entry_is_ignored(
-    db: DatabaseService,
-    name: str,
-    firestore_host: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    collection = f"{name}_items"
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
-    raw = firestore.AsyncClient(project=TEST_PROJECT)
-    too_wide = KeyLayout(tuple(((f"f{i}",), False) for i in range(120)))
-    await (
-        raw.collection(REGISTRY_COLLECTION)
-        .document(collection)
-        .set(
-            {
-                "indexes": {
-                    "ix_nonsense": {"meta": "{", "state": "ready", "registered": 1},
-                    f"ix_{too_wide.digest}": {
-                        "meta": json.dumps(too_wide.meta()),
-                        "state": "ready",
-                        "registered": firestore.SERVER_TIMESTAMP,
-                    },
-                }
-            }
-        )
-    )
-    await db.save(collection, "d", {"f0": 1, "b": 2})
-    assert [d["_id"] for d in await db.find(collection, {"f0": 1}, order_by=["b"])] == ["d"]
-    await db.ensure_index(collection, ["f0"], order_by=["b"])
-    found = await db.find(collection, {"f0": 1}, order_by=["b"], strict=True)
-    assert [d["_id"] for d in found] == ["d"]
