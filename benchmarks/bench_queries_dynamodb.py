@@ -2,10 +2,11 @@
 ``ensure_index`` makes, against the same queries answered without them (a Scan with a
 filter expression; asyncdb orders and pages the matches).
 
-10,000 documents (~150 B) in two tables with the same content; one has the three indexes,
-made before the documents are written (so that dynalite, which creates GSIs only with a
-table, has them too). Both sides are asyncdb over the same server (dynalite by default,
-``moto`` as the first argument, or the endpoint named by ``ASYNCDB_TEST_DYNAMODB_URL``).
+10,000 documents (~150 B) in tables with the same content: one per shape with its index
+(as the application's sessions, tickets and data-store collections are), made before the
+documents are written (dynalite creates a GSI only with its table), and one without. Both
+sides are asyncdb over the same server (dynalite by default, ``moto`` as the first
+argument, or the endpoint named by ``ASYNCDB_TEST_DYNAMODB_URL``).
 Run: ``python -m benchmarks.bench_queries_dynamodb [dynalite|moto]`` (or ``python -m
 benchmarks.run queries_dynamodb``).
 """
@@ -48,13 +49,14 @@ def _documents() -> list[dict[str, object]]:
 async def measure(endpoint: DynamoDBEndpoint) -> list[Row]:
     prefix = f"benchq{secrets.token_hex(3)}_"
     db = DatabaseService(DynamoDBDriver(**endpoint.driver_kwargs(), index_refresh_seconds=0))
-    indexed, plain = f"{prefix}indexed", f"{prefix}plain"
+    plain = f"{prefix}plain"
+    indexed = {name: f"{prefix}{name}" for name in ("sessions", "tickets", "store")}
     docs = _documents()
     try:
-        await db.ensure_index(indexed, ["user_id"], order_by=["-created_at"])
-        await db.ensure_index(indexed, ["status"], order_by=["created_at"])
-        await db.ensure_index(indexed, ["user_id", "namespace"])
-        for collection in (indexed, plain):
+        await db.ensure_index(indexed["sessions"], ["user_id"], order_by=["-created_at"])
+        await db.ensure_index(indexed["tickets"], ["status"], order_by=["created_at"])
+        await db.ensure_index(indexed["store"], ["user_id", "namespace"])
+        for collection in (*indexed.values(), plain):
             for start in range(0, DOCS, 1000):
                 assert (await db.save_many(collection, docs[start : start + 1000])).ok
         users = itertools.cycle(range(USERS))
@@ -77,13 +79,13 @@ async def measure(endpoint: DynamoDBEndpoint) -> list[Row]:
             )
 
         rows: list[Row] = []
-        for name, shape in [
-            ("sessions: one user's 20 newest (of 100)", sessions),
-            ("tickets: the 200 pending, by creation", tickets),
-            ("store: one user's namespace (20)", store),
+        for collection, name, shape in [
+            (indexed["sessions"], "sessions: one user's 20 newest (of 100)", sessions),
+            (indexed["tickets"], "tickets: the 200 pending, by creation", tickets),
+            (indexed["store"], "store: one user's namespace (20)", store),
         ]:
             pair = await paired(
-                shape(indexed),
+                shape(collection),
                 shape(plain),
                 concurrency=1,
                 count=COUNT,
@@ -94,8 +96,8 @@ async def measure(endpoint: DynamoDBEndpoint) -> list[Row]:
         print_table(f"DynamoDB ({endpoint.kind}) queries, {DOCS:,} documents: GSI vs Scan", rows)
         return rows
     finally:
-        await db.drop_collection(indexed)
-        await db.drop_collection(plain)
+        for collection in (*indexed.values(), plain):
+            await db.drop_collection(collection)
         await db.aclose()
 
 

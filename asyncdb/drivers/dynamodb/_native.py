@@ -21,6 +21,7 @@ after a drop).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -45,6 +46,8 @@ __all__ = ["NativeQueries", "choose_plan"]
 logger = logging.getLogger("asyncdb")
 
 _WARNED_LIMIT: Final = 10_000
+#: Rows per Query page after the first: ten BatchGetItems of 100 keys, sent together.
+_NEXT_PAGES: Final = 1000
 
 Rows = Sequence[tuple[bytes, Record]]
 
@@ -137,7 +140,7 @@ class NativeQueries:
     def _reader(self, table: str, index: Index, limit: int | None) -> Any:
         """``read(range, descending)`` for ``read_plan``: pages of (stored key, record) in
         key order, one Query each, pulled lazily."""
-        most = max(1, min(BATCH_GET_KEYS, self._find_page_size))
+        first = max(1, min(BATCH_GET_KEYS, self._find_page_size))
 
         async def read(span: ByteRange, descending: bool) -> AsyncIterator[Rows]:
             partition = b"".join(span.fixed[: index.partition]) or CONSTANT_PARTITION
@@ -161,9 +164,10 @@ class NativeQueries:
                 },
                 "ExpressionAttributeValues": values,
                 "ScanIndexForward": not descending,
-                # The first page fits the limit (read_plan may drop the row a page resumes
-                # at, and rows tied on a cut string); the next ones are full.
-                "Limit": most if limit is None else max(1, min(most, limit + 2)),
+                # With a limit the first page fits it (read_plan may drop the row a page
+                # resumes at, and rows tied on a cut string); the other pages are large,
+                # their rows re-read by several BatchGetItems at once.
+                "Limit": _NEXT_PAGES if limit is None else max(1, min(first, limit + 2)),
             }
             while True:
                 response = await self._query(table, params)
@@ -176,7 +180,7 @@ class NativeQueries:
                 if not last:
                     return
                 params["ExclusiveStartKey"] = last
-                params["Limit"] = most
+                params["Limit"] = _NEXT_PAGES
 
         return read
 
@@ -197,7 +201,15 @@ class NativeQueries:
         self, table: str, index: Index, rows: Sequence[dict[str, Any]]
     ) -> list[tuple[bytes, Record]]:
         """The rows whose items, read consistently now, still hold the row's key."""
-        items = await self._items(table, [row[ID_ATTRIBUTE] for row in rows])
+        keys = [row[ID_ATTRIBUTE] for row in rows]
+        items: dict[str, dict[str, Any]] = {}
+        for batch in await asyncio.gather(
+            *(
+                self._items(table, keys[start : start + BATCH_GET_KEYS])
+                for start in range(0, len(keys), BATCH_GET_KEYS)
+            )
+        ):
+            items.update(batch)
         current: list[tuple[bytes, Record]] = []
         for row in rows:
             shown = index.stored_key(row)
