@@ -30,6 +30,7 @@ from asyncdb.testing._suite.bulk import BulkOperations
 from asyncdb.testing._suite.contract import Contract, Lifecycle
 from asyncdb.testing._suite.core import CoreOperations
 from asyncdb.testing._suite.ids import PortableIds
+from asyncdb.testing._suite.indexes import Indexes
 from asyncdb.testing._suite.ordering import Ordering
 from asyncdb.testing._suite.pagination import Pagination
 from asyncdb.testing._suite.patch import Patches
@@ -49,6 +50,7 @@ class ConformanceSuite(
     BulkOperations,
     Queries,
     Ordering,
+    Indexes,
     Contract,
     PortableIds,
     Revisions,
