@@ -24,14 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
 from typing import Any, Final
 
-from asyncdb._evaluate import arrange_records
 from asyncdb._query import Query
 from asyncdb.drivers._bytekeys import BytePlan, ByteRange, StaleKey, best_plan, read_plan
 from asyncdb.drivers._keyplan import KeyLayout
-from asyncdb.drivers.base import Record, scan_matching
+from asyncdb.drivers.base import Record, ordered_from_filter, scan_matching
 from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
 from asyncdb.drivers.dynamodb._errors import TableMissing
@@ -111,18 +109,14 @@ class NativeQueries:
                 self._warn_fallback(collection, f"its index {index.gsi} is gone")
         if query.simple:
             return await self._scan_find(collection, query, limit)
-        sorts = query.ordered or query.after is not None
-        matching = replace(
-            query, fields=None if sorts else query.fields, order_by=(), after=None, ordered=False
-        )
-        wanted = None if sorts else limit
-        if matching.simple:
-            candidates = await self._scan_find(collection, matching, wanted)
-        else:
-            candidates = await scan_matching(self, collection, matching, wanted)  # type: ignore[arg-type]
-        if not sorts:
-            return candidates
-        return arrange_records(candidates, query.order_by, after=query.after, limit=limit)
+        return await ordered_from_filter(query, limit, lambda q, n: self._filter(collection, q, n))
+
+    async def _filter(self, collection: str, query: Query, limit: int | None) -> list[Record]:
+        """The conditions alone: the Scan filter when it can express them, else a scan
+        checked here."""
+        if query.simple:
+            return await self._scan_find(collection, query, limit)
+        return await scan_matching(self, collection, query, limit)  # type: ignore[arg-type]
 
     def _warn_fallback(self, collection: str, why: str) -> None:
         if collection in self._stale_warned:
