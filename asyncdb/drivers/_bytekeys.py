@@ -225,7 +225,9 @@ async def read_plan(
     plan: BytePlan, query: Query, limit: int | None, read: Read, *, budget: int
 ) -> list[Record]:
     """The query's answer from ``plan``, at most ``limit`` records: ``read`` yields the
-    rows of one range in key order (``StaleKey`` when a row's key is not its document's)."""
+    rows of one range in key order (``StaleKey`` when a row's key is not its document's).
+    A wrong key is seen only where it is stored: a read that ends before reaching it (a
+    ``limit`` met earlier) cannot tell that its document belongs elsewhere."""
     if limit == 0 or not plan.ranges:
         return []
     streams = [_exact_rows(plan, query, span, read, budget) for span in plan.ranges]
