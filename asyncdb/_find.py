@@ -23,7 +23,7 @@ from asyncdb._documents import Document, validate_document_id
 from asyncdb._evaluate import Position, position_of
 from asyncdb._query import RANGE_OPERATORS, Query, UnindexedQueryError
 from asyncdb._results import Page
-from asyncdb.drivers.base import Driver, Record, ordered_from_filter, scan_matching
+from asyncdb.drivers.base import Driver, FirstTimes, Record, ordered_from_filter, scan_matching
 from asyncdb.errors import InvalidCursorError, InvalidNameError
 
 __all__ = ["Finder", "decode_find_cursor", "encode_find_cursor"]
@@ -45,7 +45,7 @@ class Finder:
 
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
-        self._warned: set[tuple[Any, ...]] = set()
+        self._warned = FirstTimes(_WARNED_LIMIT)
 
     async def find_documents(
         self, collection: str, query: Query, limit: int | None, *, strict: bool
@@ -103,10 +103,8 @@ class Finder:
             tuple(sorted({(c.segments, c.operator) for c in query.conditions})),
             tuple((o.path, o.descending) for o in query.order_by),
         )
-        if shape in self._warned:
+        if not self._warned.first(shape):
             return
-        if len(self._warned) < _WARNED_LIMIT:
-            self._warned.add(shape)
         logger.warning(
             "find on %r %s: the %s backend cannot run this query natively. The index "
             "meant to serve it: %s",

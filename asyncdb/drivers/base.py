@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -35,6 +35,7 @@ __all__ = [
     "DeleteRequest",
     "Driver",
     "DriverLimits",
+    "FirstTimes",
     "Record",
     "ScanPage",
     "WriteOutcome",
@@ -355,6 +356,25 @@ async def scan_matching(
         if page.last_key is None:
             return matches
         after = page.last_key
+
+
+class FirstTimes:
+    """Which keys were seen: ``first(key)`` is true the first time only (a warning given
+    once per collection or query shape). At most ``limit`` keys are remembered, so that a
+    stream of new keys cannot grow it without end; past that, a new key is first each time."""
+
+    __slots__ = ("_limit", "_seen")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._seen: set[Hashable] = set()
+        self._limit = limit
+
+    def first(self, key: Hashable) -> bool:
+        if key in self._seen:
+            return False
+        if len(self._seen) < self._limit:
+            self._seen.add(key)
+        return True
 
 
 async def ordered_from_filter(

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from asyncdb._query import FieldPath, Order, Query, Scalar
-from asyncdb.drivers.base import Record, ordered_from_filter, scan_matching
+from asyncdb.drivers.base import FirstTimes, Record, ordered_from_filter, scan_matching
 from asyncdb.drivers.couchdb._codec import MARKER, SAFE_INTEGER
 from asyncdb.drivers.couchdb._core import db_path
 from asyncdb.drivers.couchdb._errors import reason_of
-from asyncdb.drivers.couchdb._viewops import LISTED_LIMIT, ViewOps
+from asyncdb.drivers.couchdb._viewops import ViewOps
 from asyncdb.drivers.couchdb._views import ViewIndex, best_plan
 from asyncdb.errors import BackendError
 
@@ -199,7 +199,7 @@ class FindOps(ViewOps):
     # the first ``find`` that could use one, and kept up to date by ``ensure_index``.
     _indexes: dict[str, set[Index]]
     # The (database, conditions) of the queries ``find`` warned about (once each).
-    _warned_shapes: set[tuple[Any, ...]]
+    _warned_shapes: FirstTimes
 
     def _forget_indexes(self, collection: str) -> None:
         """After the database is dropped: its indexes are gone with it."""
@@ -223,8 +223,7 @@ class FindOps(ViewOps):
         # can_find knew a view that has gone since (the database was dropped and made
         # again by another process): the filter alone, then the order here.
         shape = (collection, tuple(sorted({(c.segments, c.operator) for c in query.conditions})))
-        if shape not in self._warned_shapes and len(self._warned_shapes) < LISTED_LIMIT:
-            self._warned_shapes.add(shape)
+        if self._warned_shapes.first(shape):
             logger.warning(
                 "find on %r: no view of this database serves the query; it is filtered "
                 "and sorted in the driver (call ensure_index for this collection)",

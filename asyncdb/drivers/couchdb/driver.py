@@ -22,7 +22,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 from asyncdb._retry import Attempts
-from asyncdb.drivers.base import Body, Record, ScanPage
+from asyncdb.drivers.base import Body, FirstTimes, Record, ScanPage
 from asyncdb.drivers.couchdb import _ids
 from asyncdb.drivers.couchdb._bulk import BulkOps
 from asyncdb.drivers.couchdb._codec import dumps, encode_body, stamp
@@ -123,7 +123,7 @@ class CouchDBDriver(BulkOps, FindOps):
         self._indexes = {}
         self._views = {}
         self._views_listed = set()
-        self._warned_shapes = set()
+        self._warned_shapes = FirstTimes()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -29,7 +29,7 @@ from typing import Any, Final
 from asyncdb._query import Query
 from asyncdb.drivers._bytekeys import BytePlan, ByteRange, StaleKey, best_plan, read_plan
 from asyncdb.drivers._keyplan import KeyLayout
-from asyncdb.drivers.base import Record, ordered_from_filter, scan_matching
+from asyncdb.drivers.base import FirstTimes, Record, ordered_from_filter, scan_matching
 from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE
 from asyncdb.drivers.dynamodb._errors import TableMissing
@@ -43,7 +43,6 @@ __all__ = ["NativeQueries", "choose_plan"]
 
 logger = logging.getLogger("asyncdb")
 
-_WARNED_LIMIT: Final = 10_000
 #: Rows per Query page after the first: ten BatchGetItems of 100 keys, sent together.
 _NEXT_PAGES: Final = 1000
 
@@ -80,7 +79,7 @@ class NativeQueries:
     _transport: Transport
     _registry: Registry
     _find_page_size: int
-    _stale_warned: set[str]
+    _stale_warned: FirstTimes
 
     def can_find(self, collection: str, query: Query) -> bool:
         """A query a ready index of the cached registry serves, or an unordered equality
@@ -119,10 +118,8 @@ class NativeQueries:
         return await scan_matching(self, collection, query, limit)  # type: ignore[arg-type]
 
     def _warn_fallback(self, collection: str, why: str) -> None:
-        if collection in self._stale_warned:
+        if not self._stale_warned.first(collection):
             return
-        if len(self._stale_warned) < _WARNED_LIMIT:
-            self._stale_warned.add(collection)
         logger.warning(
             "find on DynamoDB table %r: %s; the query is answered from a scan and ordered "
             "in asyncdb",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 from asyncdb._retry import Attempts, RetryPolicy, outcome_unknown
-from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage
+from asyncdb.drivers.base import Body, Driver, DriverLimits, FirstTimes, Record, ScanPage
 from asyncdb.drivers.dynamodb._bulk import BATCH_GET_KEYS, BATCH_WRITE_ITEMS, BulkOperations
 from asyncdb.drivers.dynamodb._codec import ID_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE, REV_ATTRIBUTE
 from asyncdb.drivers.dynamodb._errors import ConditionFailed, TableMissing
@@ -169,7 +169,7 @@ class DynamoDBDriver(BulkOperations, IndexOperations, NativeQueries, Driver):
         self._index_wait = index_wait
         self._registry = Registry(self._transport, index_refresh_seconds)
         self._index_locks: dict[str, asyncio.Lock] = {}
-        self._stale_warned: set[str] = set()
+        self._stale_warned = FirstTimes()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -28,7 +28,13 @@ from google.cloud.firestore_v1 import types
 
 from asyncdb.drivers._bytekeys import ByteRange, StaleKey, best_plan, encode_key, read_plan
 from asyncdb.drivers._keyplan import KeyLayout
-from asyncdb.drivers.base import Record, WriteOutcome, ordered_from_filter, scan_matching
+from asyncdb.drivers.base import (
+    FirstTimes,
+    Record,
+    WriteOutcome,
+    ordered_from_filter,
+    scan_matching,
+)
 from asyncdb.drivers.firestore._bulk import batch_write
 from asyncdb.drivers.firestore._codec import KEPT_BODY_FIELD, KEPT_REV_FIELD, format_revision
 from asyncdb.drivers.firestore._query import build_query, key_range_query, run_query
@@ -52,7 +58,6 @@ logger = logging.getLogger("asyncdb")
 
 _Write: Final[Any] = types.Write.pb()
 _GetDocumentRequest: Final[Any] = types.GetDocumentRequest.pb()
-_WARNED_LIMIT: Final = 10_000
 
 
 class IndexMixin:
@@ -61,7 +66,7 @@ class IndexMixin:
     _transport: Transport
     _page_size: int
     _registry: Registry
-    _stale_warned: set[str]
+    _stale_warned: FirstTimes
 
     async def _write_layouts(self, conn: Connection, collection: str) -> tuple[KeyLayout, ...]:
         """The indexes a write to ``collection`` keeps: every registered one, building or
@@ -102,10 +107,8 @@ class IndexMixin:
         return await ordered_from_filter(query, limit, filtered)
 
     def _warn_stale(self, collection: str, field: str, doc_id: str) -> None:
-        if collection in self._stale_warned:
+        if not self._stale_warned.first(collection):
             return
-        if len(self._stale_warned) < _WARNED_LIMIT:
-            self._stale_warned.add(collection)
         logger.warning(
             "find on %r: the index key %s of document %r is not its key (a writer that did "
             "not keep the index, e.g. an older asyncdb); the query is answered from the "

@@ -27,7 +27,15 @@ from google.cloud.firestore_v1.services.firestore import FirestoreAsyncClient
 
 from asyncdb._retry import Attempts, RetryPolicy
 from asyncdb.drivers._keyplan import KeyLayout
-from asyncdb.drivers.base import Body, Driver, DriverLimits, Record, ScanPage, WriteOutcome
+from asyncdb.drivers.base import (
+    Body,
+    Driver,
+    DriverLimits,
+    FirstTimes,
+    Record,
+    ScanPage,
+    WriteOutcome,
+)
 from asyncdb.drivers.firestore import _errors, _ids, _size
 from asyncdb.drivers.firestore._bulk import MAX_BATCH_WRITES, BulkMixin, batch_write
 from asyncdb.drivers.firestore._codec import format_revision, parse_revision
@@ -136,7 +144,7 @@ class FirestoreDriver(IndexMixin, BulkMixin, Driver):
         )
         self._page_size = page_size
         self._registry = Registry(self._transport, float(index_refresh_seconds))
-        self._stale_warned: set[str] = set()
+        self._stale_warned = FirstTimes()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
