@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Final
+from typing import Any
 
 import pytest
 
@@ -92,29 +92,3 @@ async def make_db(
 async def db(make_db: Callable[..., DatabaseService]) -> AsyncIterator[DatabaseService]:
     async with make_db() as service:
         yield service
-
-
-#: Conformance tests that add an index to a collection already holding documents and then
-#: require the native read (``strict=True``): dynalite creates a GSI only with its table
-#: (it refuses UpdateTable's ``Create``), so there the driver answers them from a scan.
-#: tests/dynamodb/test_native_queries.py proves that path on moto.
-_NEEDS_GSI_ON_A_FULL_TABLE: Final = frozenset(
-    {
-        "test_the_application_shapes_run_from_their_index",
-        "test_documents_saved_before_the_index_are_in_it",
-    }
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    skip = pytest.mark.skip(reason="dynalite cannot add a GSI to a table that exists")
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        name = getattr(item, "originalname", item.name)
-        if (
-            callspec is not None
-            and callspec.params.get("dynamodb_endpoint") == "dynalite"
-            and name in _NEEDS_GSI_ON_A_FULL_TABLE
-            and "dynamodb" in str(item.path)
-        ):
-            item.add_marker(skip)

@@ -12,6 +12,10 @@ from tests.backends.firestore import TEST_PROJECT
 
 class TestFirestoreConformance(ConformanceSuite):
     @pytest.fixture
+    def native_indexes(self) -> bool:
+        return True  # ensure_index makes native indexes here (the Indexes tests use strict)
+
+    @pytest.fixture
     def driver_factory(self, firestore_host: str) -> DriverFactory:
         return lambda: FirestoreDriver(
             project=TEST_PROJECT,
