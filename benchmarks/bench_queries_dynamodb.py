@@ -14,85 +14,27 @@ benchmarks.run queries_dynamodb``).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
 
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.dynamodb import DynamoDBDriver
-from benchmarks._harness import Row, paired, print_table
+from benchmarks._harness import Row, print_table
+from benchmarks._shapes import DOCS, fill, make_indexes, measure_shapes
 from tests.backends.dynamodb import DynamoDBEndpoint, dynamodb_server
-
-DOCS = 10_000
-USERS = 100  # 100 documents each
-NAMESPACES = 5  # 20 documents per user and namespace
-PENDING = 50  # 1 in 50 tickets is pending: 200 of them
-COUNT = 5
-ROUNDS = 3
-
-
-def _documents() -> list[dict[str, object]]:
-    return [
-        {
-            "_id": f"d{n:05}",
-            "user_id": f"u{n % USERS}",
-            "namespace": f"n{(n // USERS) % NAMESPACES}",
-            "status": "pending" if n % PENDING == 0 else "done",
-            "created_at": 1_700_000_000 + (n * 7919) % DOCS + 0.5,
-            "title": "x" * 60,
-        }
-        for n in range(DOCS)
-    ]
 
 
 async def measure(endpoint: DynamoDBEndpoint) -> list[Row]:
     prefix = f"benchq{secrets.token_hex(3)}_"
     db = DatabaseService(DynamoDBDriver(**endpoint.driver_kwargs(), index_refresh_seconds=0))
     plain = f"{prefix}plain"
+    # A table per shape, indexed before its documents (dynalite makes a GSI only with
+    # its table), as the application's collections are.
     indexed = {name: f"{prefix}{name}" for name in ("sessions", "tickets", "store")}
-    docs = _documents()
     try:
-        await db.ensure_index(indexed["sessions"], ["user_id"], order_by=["-created_at"])
-        await db.ensure_index(indexed["tickets"], ["status"], order_by=["created_at"])
-        await db.ensure_index(indexed["store"], ["user_id", "namespace"])
-        for collection in (*indexed.values(), plain):
-            for start in range(0, DOCS, 1000):
-                assert (await db.save_many(collection, docs[start : start + 1000])).ok
-        users = itertools.cycle(range(USERS))
-        namespaces = itertools.cycle(range(NAMESPACES))
-
-        def sessions(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find_page(
-                collection,
-                {"user_id": f"u{next(users)}"},
-                order_by=["-created_at"],
-                limit=20,
-            )
-
-        def tickets(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find(collection, {"status": "pending"}, order_by=["created_at"])
-
-        def store(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find(
-                collection, {"user_id": f"u{next(users)}", "namespace": f"n{next(namespaces)}"}
-            )
-
-        rows: list[Row] = []
-        for collection, name, shape in [
-            (indexed["sessions"], "sessions: one user's 20 newest (of 100)", sessions),
-            (indexed["tickets"], "tickets: the 200 pending, by creation", tickets),
-            (indexed["store"], "store: one user's namespace (20)", store),
-        ]:
-            pair = await paired(
-                shape(collection),
-                shape(plain),
-                concurrency=1,
-                count=COUNT,
-                rounds=ROUNDS,
-                warm_up=True,
-            )
-            rows.append(Row(name, pair.rate, "same, no index (Scan)", pair.baseline_rate))
+        await make_indexes(db, indexed)
+        await fill(db, {*indexed.values(), plain})
+        rows = await measure_shapes(db, indexed, plain, "same, no index (Scan)")
         print_table(f"DynamoDB ({endpoint.kind}) queries, {DOCS:,} documents: GSI vs Scan", rows)
         return rows
     finally:

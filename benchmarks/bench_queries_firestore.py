@@ -14,35 +14,13 @@ benchmarks.run queries_firestore``).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
-from collections.abc import Awaitable, Callable
 
 from asyncdb._service import DatabaseService
 from asyncdb.drivers.firestore import FirestoreDriver
-from benchmarks._harness import Row, paired, print_table
+from benchmarks._harness import Row, print_table
+from benchmarks._shapes import DOCS, fill, make_indexes, measure_shapes
 from tests.backends.firestore import TEST_PROJECT, firestore_emulator
-
-DOCS = 10_000
-USERS = 100  # 100 documents each
-NAMESPACES = 5  # 20 documents per user and namespace
-PENDING = 50  # 1 in 50 tickets is pending: 200 of them
-COUNT = 5
-ROUNDS = 3
-
-
-def _documents() -> list[dict[str, object]]:
-    return [
-        {
-            "_id": f"d{n:05}",
-            "user_id": f"u{n % USERS}",
-            "namespace": f"n{(n // USERS) % NAMESPACES}",
-            "status": "pending" if n % PENDING == 0 else "done",
-            "created_at": 1_700_000_000 + (n * 7919) % DOCS + 0.5,
-            "title": "x" * 60,
-        }
-        for n in range(DOCS)
-    ]
 
 
 async def measure(host: str) -> list[Row]:
@@ -52,48 +30,11 @@ async def measure(host: str) -> list[Row]:
         FirestoreDriver(project=TEST_PROJECT, emulator_host=host, index_refresh_seconds=0)
     )
     indexed, plain = f"{prefix}indexed", f"{prefix}plain"
-    docs = _documents()
+    every = dict.fromkeys(("sessions", "tickets", "store"), indexed)
     try:
-        await db.ensure_index(indexed, ["user_id"], order_by=["-created_at"])
-        await db.ensure_index(indexed, ["status"], order_by=["created_at"])
-        await db.ensure_index(indexed, ["user_id", "namespace"])
-        for collection in (indexed, plain):
-            for start in range(0, DOCS, 500):
-                assert (await db.save_many(collection, docs[start : start + 500])).ok
-        users = itertools.cycle(range(USERS))
-        namespaces = itertools.cycle(range(NAMESPACES))
-
-        def sessions(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find_page(
-                collection,
-                {"user_id": f"u{next(users)}"},
-                order_by=["-created_at"],
-                limit=20,
-            )
-
-        def tickets(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find(collection, {"status": "pending"}, order_by=["created_at"])
-
-        def store(collection: str) -> Callable[[int], Awaitable[object]]:
-            return lambda _: db.find(
-                collection, {"user_id": f"u{next(users)}", "namespace": f"n{next(namespaces)}"}
-            )
-
-        rows: list[Row] = []
-        for name, shape in [
-            ("sessions: one user's 20 newest (of 100)", sessions),
-            ("tickets: the 200 pending, by creation", tickets),
-            ("store: one user's namespace (20)", store),
-        ]:
-            pair = await paired(
-                shape(indexed),
-                shape(plain),
-                concurrency=1,
-                count=COUNT,
-                rounds=ROUNDS,
-                warm_up=True,
-            )
-            rows.append(Row(name, pair.rate, "same, no index (fallback)", pair.baseline_rate))
+        await make_indexes(db, every)
+        await fill(db, {indexed, plain}, batch=500)
+        rows = await measure_shapes(db, every, plain, "same, no index (fallback)")
         print_table(f"Firestore queries, {DOCS:,} documents: index keys vs fallback", rows)
         return rows
     finally:
